@@ -1,1 +1,20 @@
-//! datasets
+//! FastML Arena datasets: the data model (dataset -> versions -> splits -> Parquet files),
+//! manifest ingestion with validation and statistics, Parquet I/O and label stripping,
+//! FAIR metadata (Croissant 1.1, DataCite 4.5, schema.org, BibTeX, CITATION.cff),
+//! deterministic demo generators and object-store helpers.
+
+pub mod error;
+pub mod ingest;
+pub mod manifest;
+pub mod metadata;
+pub mod model;
+pub mod parquet_io;
+pub mod stats;
+pub mod store;
+pub mod validate;
+
+pub use error::{DatasetError, Result};
+pub use ingest::{Blob, BuiltVersion, SplitInput, VersionInput, build_version};
+pub use manifest::{Manifest, ingest_manifest};
+pub use model::*;
+pub use stats::ColumnStats;
