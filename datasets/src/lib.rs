@@ -18,3 +18,4 @@ pub use ingest::{Blob, BuiltVersion, SplitInput, VersionInput, build_version};
 pub use manifest::{Manifest, ingest_manifest};
 pub use model::*;
 pub use stats::ColumnStats;
+pub use store::{ContentKey, open_store, put_content};

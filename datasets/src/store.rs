@@ -1,72 +1,81 @@
-//! The one place the object store is opened.
+//! The one place the object store is opened, and content-addressed storage.
 //!
 //! URLs: `file:///abs/dir` (created if missing), `memory://` (tests), and
 //! `s3://bucket/prefix` configured from the environment (`AWS_ACCESS_KEY_ID`,
-//! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, and `ARENA_S3_ENDPOINT` for an
-//! S3-compatible server; plain HTTP is allowed for loopback endpoints).
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, ... as read by `AmazonS3Builder::from_env`, and
+//! `ARENA_S3_ENDPOINT` for an S3-compatible server; plain HTTP is allowed for loopback
+//! endpoints (localhost, 127.0.0.0/8, ::1), and for other hosts only with
+//! `ARENA_S3_ALLOW_HTTP=true`).
 
 use std::sync::Arc;
 
-use object_store::ObjectStore;
+use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, PutPayload};
+use serde::{Deserialize, Serialize};
 
-/// Why a store URL could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(
-        "unsupported object store URL `{0}`: use file:///abs/dir, memory:// or s3://bucket/prefix"
-    )]
-    Unsupported(String),
-    #[error("object store URL `{url}`: {reason}")]
-    Invalid { url: String, reason: String },
-    #[error("object store at `{url}`: {source}")]
-    Open {
-        url: String,
-        #[source]
-        source: object_store::Error,
-    },
+use crate::error::{DatasetError, Result};
+use crate::parquet_io::sha256_hex;
+
+fn url_error(url: &str, message: impl Into<String>) -> DatasetError {
+    DatasetError::StoreUrl {
+        url: url.to_string(),
+        message: message.into(),
+    }
 }
 
-/// Open the store named by `url`.
-pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>, StoreError> {
-    let invalid = |reason: String| StoreError::Invalid {
-        url: url.to_owned(),
-        reason,
+/// True when an `http://` endpoint points at this machine.
+pub fn is_loopback_endpoint(endpoint: &str) -> bool {
+    let Ok(u) = url::Url::parse(endpoint) else {
+        return false;
     };
-    let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Opens the store named by `url`.
+pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
+    let parsed = url::Url::parse(url).map_err(|e| url_error(url, e.to_string()))?;
     match parsed.scheme() {
         "memory" => Ok(Arc::new(InMemory::new())),
         "file" => {
             let dir = parsed
                 .to_file_path()
-                .map_err(|_| invalid("not an absolute local path".into()))?;
+                .map_err(|_| url_error(url, "not an absolute local path"))?;
             std::fs::create_dir_all(&dir)
-                .map_err(|e| invalid(format!("cannot create {}: {e}", dir.display())))?;
-            let store =
-                LocalFileSystem::new_with_prefix(&dir).map_err(|source| StoreError::Open {
-                    url: url.to_owned(),
-                    source,
-                })?;
-            Ok(Arc::new(store))
+                .map_err(|e| url_error(url, format!("cannot create {}: {e}", dir.display())))?;
+            Ok(Arc::new(LocalFileSystem::new_with_prefix(&dir)?))
         }
         "s3" => {
             let bucket = parsed
                 .host_str()
                 .filter(|b| !b.is_empty())
-                .ok_or_else(|| invalid("missing bucket name".into()))?;
+                .ok_or_else(|| url_error(url, "missing bucket name"))?;
             let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
             if let Ok(endpoint) = std::env::var("ARENA_S3_ENDPOINT") {
                 let http = endpoint.starts_with("http://");
+                let forced = std::env::var("ARENA_S3_ALLOW_HTTP")
+                    .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+                if http && !is_loopback_endpoint(&endpoint) && !forced {
+                    return Err(url_error(
+                        url,
+                        format!(
+                            "ARENA_S3_ENDPOINT `{endpoint}` uses plain HTTP on a non-loopback host; \
+                             use https or set ARENA_S3_ALLOW_HTTP=true (e.g. inside docker-compose)"
+                        ),
+                    ));
+                }
                 builder = builder.with_endpoint(endpoint).with_allow_http(http);
             }
-            let store = builder.build().map_err(|source| StoreError::Open {
-                url: url.to_owned(),
-                source,
-            })?;
+            let store = builder.build()?;
             let prefix = parsed.path().trim_matches('/');
             if prefix.is_empty() {
                 Ok(Arc::new(store))
@@ -74,8 +83,75 @@ pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>, StoreError> {
                 Ok(Arc::new(PrefixStore::new(store, Path::from(prefix))))
             }
         }
-        _ => Err(StoreError::Unsupported(url.to_owned())),
+        other => Err(url_error(
+            url,
+            format!(
+                "unsupported scheme `{other}`: use file:///abs/dir, memory:// or s3://bucket/prefix"
+            ),
+        )),
     }
+}
+
+/// Where content-addressed bytes went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentKey {
+    /// Lowercase hex sha256 of the bytes.
+    pub sha256: String,
+    /// Object key: `{prefix}/{sha256}` (or just `{sha256}` for an empty prefix).
+    pub key: String,
+    pub size: u64,
+    /// False when the object was already there (nothing was written).
+    pub created: bool,
+}
+
+/// The key under which bytes with `sha256` are stored below `prefix`.
+pub fn content_path(prefix: &str, sha256: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        sha256.to_string()
+    } else {
+        format!("{prefix}/{sha256}")
+    }
+}
+
+/// Stores `bytes` under `{prefix}/{sha256}`; idempotent (an existing object of the same
+/// size is left untouched).
+pub async fn put_content(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    bytes: Bytes,
+) -> Result<ContentKey> {
+    let sha256 = sha256_hex(&bytes);
+    let key = content_path(prefix, &sha256);
+    let path = Path::parse(&key)
+        .map_err(|e| DatasetError::InvalidArgument(format!("object key `{key}`: {e}")))?;
+    let size = bytes.len() as u64;
+    match store.head(&path).await {
+        Ok(meta) if meta.size == size => {
+            return Ok(ContentKey {
+                sha256,
+                key,
+                size,
+                created: false,
+            });
+        }
+        Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    store.put(&path, PutPayload::from_bytes(bytes)).await?;
+    Ok(ContentKey {
+        sha256,
+        key,
+        size,
+        created: true,
+    })
+}
+
+/// Reads the whole object at `key`.
+pub async fn get_bytes(store: &dyn ObjectStore, key: &str) -> Result<Bytes> {
+    let path = Path::parse(key)
+        .map_err(|e| DatasetError::InvalidArgument(format!("object key `{key}`: {e}")))?;
+    Ok(store.get(&path).await?.bytes().await?)
 }
 
 #[cfg(test)]
@@ -94,14 +170,39 @@ mod tests {
 
     #[test]
     fn rejects_unknown_schemes_and_relative_paths() {
-        assert!(matches!(
-            open_store("ftp://x/y"),
-            Err(StoreError::Unsupported(_))
-        ));
-        assert!(matches!(
-            open_store("s3://"),
-            Err(StoreError::Invalid { .. })
-        ));
+        assert!(open_store("ftp://x/y").is_err());
+        assert!(open_store("s3://").is_err());
         assert!(open_store("no scheme").is_err());
+    }
+
+    #[test]
+    fn loopback() {
+        assert!(is_loopback_endpoint("http://127.0.0.1:9000"));
+        assert!(is_loopback_endpoint("http://localhost:9000"));
+        assert!(is_loopback_endpoint("http://[::1]:9000"));
+        assert!(!is_loopback_endpoint("http://minio:9000"));
+    }
+
+    #[tokio::test]
+    async fn content_addressed_put_is_idempotent() {
+        let store = open_store("memory://").expect("store");
+        let a = put_content(store.as_ref(), "blobs", Bytes::from_static(b"hello"))
+            .await
+            .expect("put");
+        assert!(a.created);
+        assert_eq!(a.key, format!("blobs/{}", a.sha256));
+        assert_eq!(
+            a.sha256,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        let b = put_content(store.as_ref(), "blobs/", Bytes::from_static(b"hello"))
+            .await
+            .expect("again");
+        assert!(!b.created);
+        assert_eq!(a.key, b.key);
+        assert_eq!(
+            get_bytes(store.as_ref(), &a.key).await.expect("get"),
+            Bytes::from_static(b"hello")
+        );
     }
 }
