@@ -15,6 +15,20 @@
 //!   same value. Each function documents which.
 //! * Counts are integers; rates are formed by one division; sums of
 //!   non-integer terms use compensated (Neumaier) summation.
+//!
+//! Degenerate inputs, per metric ("error" = a [`ScoringError`]; every metric
+//! also rejects empty input and length mismatches):
+//!
+//! | metric | NaN / ±inf score | one class only in the truth | 0/0 ratio |
+//! | --- | --- | --- | --- |
+//! | [`roc_auc`] | error | error (scikit-learn raises) | — |
+//! | [`average_precision`] | error | no positives: `0.0`; no negatives: `1.0` (scikit-learn's values) | — |
+//! | [`tnr_at_tpr`], [`tpr_at_fpr`] | error | error (TPR or FPR undefined; `roc_curve` gives NaN) | — |
+//! | [`f1_score`], [`f1_at_threshold`] | error (threshold path) | defined | `zero_division` (0 = scikit-learn's default) |
+//! | [`accuracy`] | error (threshold path) | defined | — |
+//! | [`balanced_accuracy`] | error (threshold path) | recall of the class present (scikit-learn's value) | — |
+//! | [`mse`] | error in either input | — | — |
+//! | [`flooding_score`] | error (threshold path) | defined | `zero_division` per F1 (registry default 1) |
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -96,12 +96,16 @@ pub fn format_thousands(value: f64) -> String {
         None => (unsigned, None),
     };
     let digits: Vec<char> = int_part.chars().collect();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.iter().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(*c);
+    // The leading group has 1 to 3 digits, the others exactly 3.
+    let head_len = match digits.len() % 3 {
+        0 => digits.len().min(3),
+        r => r,
+    };
+    let (head, tail) = digits.split_at(head_len);
+    let mut grouped: String = head.iter().collect();
+    for group in tail.chunks(3) {
+        grouped.push(',');
+        grouped.extend(group);
     }
     match frac_part {
         Some(f) => format!("{sign}{grouped}.{f}"),

@@ -431,13 +431,17 @@ fn validate(config: &RankingConfig) -> Result<()> {
                         t.quantity.describe()
                     )));
                 }
-                if let Normalization::Fixed { min, max } = t.normalization {
-                    if !(min.is_finite() && max.is_finite() && min < max) {
-                        return Err(ScoringError::InvalidConfig(format!(
-                            "fixed normalization of {} needs finite min < max",
-                            t.quantity.describe()
-                        )));
+                let bad_bounds = match t.normalization {
+                    Normalization::Fixed { min, max } => {
+                        !(min.is_finite() && max.is_finite() && min < max)
                     }
+                    Normalization::MinMax | Normalization::Raw => false,
+                };
+                if bad_bounds {
+                    return Err(ScoringError::InvalidConfig(format!(
+                        "fixed normalization of {} needs finite min < max",
+                        t.quantity.describe()
+                    )));
                 }
             }
             Ok(())
