@@ -1,1 +1,146 @@
-//! toolflow
+//! toolflow: ONNX / QONNX models -> typed fixed-point IR -> bit-exact simulator.
+//!
+//! A pure library: it takes bytes and arrays and returns values; it does no
+//! file or network IO. See `docs/TOOLFLOW.md` for the semantics.
+//!
+//! ```no_run
+//! # fn main() -> toolflow::Result<()> {
+//! let bytes = std::fs::read("model.onnx").unwrap();
+//! let model = toolflow::compile(&bytes, None, &toolflow::Limits::default())?;
+//! let y = model.simulate_f32(&vec![0.0; model.input_len() * 4], 4)?;
+//! # Ok(()) }
+//! ```
+
+pub mod cleanup;
+pub mod config;
+pub mod error;
+pub mod fixed;
+pub mod ir;
+pub mod limits;
+mod lower;
+pub mod onnx;
+pub mod sim;
+pub mod summary;
+
+pub use config::PrecisionConfig;
+pub use error::{Error, Result};
+pub use fixed::{FixedType, Overflow, Rounding};
+pub use limits::Limits;
+pub use sim::arrow::simulate_batch;
+pub use summary::Summary;
+
+/// A compiled model: the IR plus its summary.
+#[derive(Debug, Clone)]
+pub struct CompiledModel {
+    ir: ir::Model,
+    summary: Summary,
+}
+
+/// Raw simulator output: integers per output tensor with their types.
+#[derive(Debug, Clone)]
+pub struct RawOutput {
+    /// Per model output, `n * elems` raw integers (value = raw * 2^-frac).
+    pub values: Vec<Vec<i64>>,
+    pub types: Vec<FixedType>,
+}
+
+/// Parses, cleans up and lowers an ONNX/QONNX model.
+///
+/// `config` is the hls4ml-style precision configuration (float front door);
+/// without it, QONNX quantizers define the types and everything else is exact.
+pub fn compile(
+    onnx: &[u8],
+    config: Option<&PrecisionConfig>,
+    limits: &Limits,
+) -> Result<CompiledModel> {
+    if let Some(c) = config {
+        c.validate()?;
+    }
+    let mut graph = onnx::graph::parse(onnx, limits)?;
+    cleanup::cleanup(&mut graph)?;
+    let ir = lower::lower(&graph, config, limits)?;
+    let summary = summary::summarize(&ir);
+    Ok(CompiledModel { ir, summary })
+}
+
+impl CompiledModel {
+    /// The IR (for the estimator and RTL generator).
+    pub fn ir(&self) -> &ir::Model {
+        &self.ir
+    }
+
+    /// Layer table and totals.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// ONNX input shape with the batch dimension set to 1.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.ir.input_shape
+    }
+
+    /// Values per sample at the input.
+    pub fn input_len(&self) -> usize {
+        self.ir.input_shape.iter().product()
+    }
+
+    /// Shape of the first output (batch dimension 1).
+    pub fn output_shape(&self) -> &[usize] {
+        self.ir
+            .outputs
+            .first()
+            .map_or(&[], |&o| &self.ir.tensors[o].shape)
+    }
+
+    /// Values per sample over all outputs (concatenated in graph order).
+    pub fn output_len(&self) -> usize {
+        self.ir
+            .outputs
+            .iter()
+            .map(|&o| self.ir.tensors[o].elems())
+            .sum()
+    }
+
+    /// Fixed-point types of the outputs.
+    pub fn output_types(&self) -> Vec<FixedType> {
+        self.ir
+            .outputs
+            .iter()
+            .map(|&o| self.ir.tensors[o].ty)
+            .collect()
+    }
+
+    /// Simulates `n` samples; returns raw integers per output.
+    pub fn simulate_raw(&self, inputs: &[f32], n: usize) -> Result<RawOutput> {
+        let values = sim::run(&self.ir, inputs, n)?;
+        Ok(RawOutput {
+            values,
+            types: self.output_types(),
+        })
+    }
+
+    /// Simulates `n` samples; returns per sample the outputs (concatenated) as f32.
+    /// Exact for output types up to 24 significant bits.
+    pub fn simulate_f32(&self, inputs: &[f32], n: usize) -> Result<Vec<f32>> {
+        let raw = self.simulate_raw(inputs, n)?;
+        let lens: Vec<usize> = self
+            .ir
+            .outputs
+            .iter()
+            .map(|&o| self.ir.tensors[o].elems())
+            .collect();
+        let total: usize = lens.iter().sum();
+        let mut out = vec![0f32; n * total];
+        let mut offset = 0;
+        for ((vals, ty), len) in raw.values.iter().zip(&raw.types).zip(&lens) {
+            let scale = 2f64.powi(-ty.frac);
+            for s in 0..n {
+                for e in 0..*len {
+                    out[s * total + offset + e] = (vals[s * len + e] as f64 * scale) as f32;
+                }
+            }
+            offset += len;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,313 @@
+//! Data-movement operators (Reshape, Flatten, Squeeze, Unsqueeze, Transpose,
+//! Concat, Identity). Reshapes are free; the others become a precomputed
+//! gather so the simulator only copies.
+
+use super::util::{axis, shape_err};
+use super::{Ctx, Val};
+use crate::error::Result;
+use crate::ir::LayerKind;
+use crate::onnx::{Node, Tensor};
+
+/// Identity and Dropout (inference): the output is the input.
+pub fn identity(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let v = ctx.val(node, 0)?.clone();
+    let out = node
+        .outputs
+        .first()
+        .ok_or_else(|| node.err("no output"))?
+        .clone();
+    ctx.env.insert(out, v);
+    Ok(())
+}
+
+/// Target shape of Reshape (`0` copies, `-1` infers unless `allowzero`).
+pub fn reshape_target(
+    node: &Node,
+    input: &[usize],
+    target: &[i64],
+    allowzero: bool,
+) -> Result<Vec<usize>> {
+    let total: usize = input.iter().product();
+    let mut out = Vec::with_capacity(target.len());
+    let mut infer = None;
+    for (i, &t) in target.iter().enumerate() {
+        match t {
+            -1 if infer.is_none() => {
+                infer = Some(i);
+                out.push(1);
+            }
+            0 if !allowzero => out.push(
+                *input
+                    .get(i)
+                    .ok_or_else(|| shape_err(node, "0 in target beyond input rank"))?,
+            ),
+            t if t >= 0 => out.push(t as usize),
+            _ => {
+                return Err(shape_err(
+                    node,
+                    format!("invalid reshape target {target:?}"),
+                ));
+            }
+        }
+    }
+    let known: usize = out.iter().product();
+    if let Some(i) = infer {
+        if known == 0 || !total.is_multiple_of(known) {
+            return Err(shape_err(
+                node,
+                format!("cannot reshape {input:?} to {target:?}"),
+            ));
+        }
+        out[i] = total / known;
+    }
+    if out.iter().product::<usize>() != total {
+        return Err(shape_err(
+            node,
+            format!("cannot reshape {input:?} ({total} elements) to {target:?}"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Output shape of the reshape-like operators given the input shape.
+pub fn reshape_shape(ctx: &Ctx, node: &Node, input: &[usize]) -> Result<Vec<usize>> {
+    match node.op.as_str() {
+        "Reshape" => {
+            let t = ctx.const_in(node, 1)?.as_i64s();
+            reshape_target(node, input, &t, node.int("allowzero", 0) != 0)
+        }
+        "Flatten" => {
+            let a = axis(node, node.int("axis", 1), input.len() + 1)?;
+            let lead: usize = input[..a.min(input.len())].iter().product();
+            let rest: usize = input[a.min(input.len())..].iter().product();
+            Ok(vec![lead, rest])
+        }
+        "Squeeze" => {
+            let axes = axes_of(ctx, node)?;
+            let ax: Vec<usize> = match axes {
+                Some(a) => a
+                    .iter()
+                    .map(|&v| axis(node, v, input.len()))
+                    .collect::<Result<_>>()?,
+                None => (0..input.len())
+                    .filter(|&i| input[i] == 1 && i != 0)
+                    .collect(),
+            };
+            Ok(input
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !ax.contains(i))
+                .map(|(_, &d)| d)
+                .collect())
+        }
+        _ => {
+            let axes = axes_of(ctx, node)?.ok_or_else(|| node.err("Unsqueeze needs axes"))?;
+            let rank = input.len() + axes.len();
+            let ax: Vec<usize> = axes
+                .iter()
+                .map(|&v| axis(node, v, rank))
+                .collect::<Result<_>>()?;
+            let mut it = input.iter();
+            Ok((0..rank)
+                .map(|i| {
+                    if ax.contains(&i) {
+                        1
+                    } else {
+                        *it.next().unwrap_or(&1)
+                    }
+                })
+                .collect())
+        }
+    }
+}
+
+fn axes_of(ctx: &Ctx, node: &Node) -> Result<Option<Vec<i64>>> {
+    if let Some(a) = node.ints("axes") {
+        return Ok(Some(a));
+    }
+    Ok(ctx.opt_const(node, 1)?.map(Tensor::as_i64s))
+}
+
+/// Reshape, Flatten, Squeeze, Unsqueeze on a dynamic tensor: a relabelled copy.
+pub fn reshape(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let x = ctx.dyn_in(node, 0)?;
+    let input = ctx.shape(x).to_vec();
+    let shape = reshape_shape(ctx, node, &input)?;
+    if shape.first() != Some(&1) {
+        return Err(shape_err(
+            node,
+            format!("output shape {shape:?} would mix the batch dimension into the data"),
+        ));
+    }
+    let info = ctx.info(x).clone();
+    let out = ctx.range_tensor(
+        &node.outputs[0],
+        shape,
+        info.ty.frac,
+        info.lo as i128,
+        info.hi as i128,
+    )?;
+    ctx.model.tensors[out].ty = info.ty;
+    // An empty source list means a plain copy.
+    ctx.push_layer(
+        &node.name,
+        &node.op,
+        LayerKind::Gather {
+            src: Vec::new(),
+            shifts: vec![0],
+        },
+        vec![x],
+        out,
+    );
+    ctx.bind(node, out)
+}
+
+/// For each output element of a transpose, its source index.
+pub fn permute_index(shape: &[usize], perm: &[usize]) -> Vec<u32> {
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let mut in_strides = vec![1usize; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        in_strides[i] = in_strides[i + 1] * shape[i + 1];
+    }
+    let strides: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
+    let n: usize = out_shape.iter().product();
+    let mut idx = Vec::with_capacity(n);
+    let mut coord = vec![0usize; out_shape.len()];
+    for _ in 0..n {
+        idx.push(
+            coord
+                .iter()
+                .zip(&strides)
+                .map(|(c, s)| c * s)
+                .sum::<usize>() as u32,
+        );
+        for d in (0..out_shape.len()).rev() {
+            coord[d] += 1;
+            if coord[d] < out_shape[d] {
+                break;
+            }
+            coord[d] = 0;
+        }
+    }
+    idx
+}
+
+/// The permutation of a Transpose node (default: reverse).
+pub fn perm_of(node: &Node, rank: usize) -> Result<Vec<usize>> {
+    let perm: Vec<usize> = match node.ints("perm") {
+        Some(p) => p
+            .iter()
+            .map(|&v| axis(node, v, rank))
+            .collect::<Result<_>>()?,
+        None => (0..rank).rev().collect(),
+    };
+    let mut seen = perm.clone();
+    seen.sort_unstable();
+    if seen != (0..rank).collect::<Vec<_>>() {
+        return Err(node.err(format!("perm {perm:?} is not a permutation of rank {rank}")));
+    }
+    Ok(perm)
+}
+
+/// Transpose of a dynamic tensor (the batch axis must stay first).
+pub fn transpose(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let x = ctx.dyn_in(node, 0)?;
+    let shape = ctx.shape(x).to_vec();
+    let perm = perm_of(node, shape.len())?;
+    if perm.first() != Some(&0) {
+        return Err(node.err("transposing the batch axis is not supported"));
+    }
+    let idx = permute_index(&shape, &perm);
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let info = ctx.info(x).clone();
+    let out = ctx.typed_tensor(&node.outputs[0], out_shape, info.ty)?;
+    ctx.model.tensors[out].lo = info.lo;
+    ctx.model.tensors[out].hi = info.hi;
+    let src = idx.into_iter().map(|i| (0u16, i)).collect();
+    ctx.push_layer(
+        &node.name,
+        &node.op,
+        LayerKind::Gather {
+            src,
+            shifts: vec![0],
+        },
+        vec![x],
+        out,
+    );
+    ctx.bind(node, out)
+}
+
+/// Source of each output element: (input number, index in that input).
+pub type Sources = Vec<(u16, u32)>;
+
+/// Output shape and sources of a concat.
+pub fn concat_sources(
+    node: &Node,
+    shapes: &[Vec<usize>],
+    ax: usize,
+) -> Result<(Vec<usize>, Sources)> {
+    let first = shapes
+        .first()
+        .ok_or_else(|| node.err("Concat with no inputs"))?;
+    let mut out_shape = first.clone();
+    out_shape[ax] = 0;
+    for s in shapes {
+        if s.len() != first.len() || s.iter().enumerate().any(|(i, &d)| i != ax && d != first[i]) {
+            return Err(shape_err(
+                node,
+                format!("cannot concatenate shapes {shapes:?} on axis {ax}"),
+            ));
+        }
+        out_shape[ax] += s[ax];
+    }
+    let outer: usize = first[..ax].iter().product();
+    let inner: usize = first[ax + 1..].iter().product();
+    let mut src = Vec::with_capacity(out_shape.iter().product());
+    for o in 0..outer {
+        for (k, s) in shapes.iter().enumerate() {
+            let block = s[ax] * inner;
+            src.extend((0..block).map(|j| (k as u16, (o * block + j) as u32)));
+        }
+    }
+    Ok((out_shape, src))
+}
+
+/// Concat of dynamic tensors (constants are not mixed in); types are aligned to the finest frac.
+pub fn concat(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let n = node.inputs.iter().filter(|s| !s.is_empty()).count();
+    if n > u16::MAX as usize {
+        return Err(node.err("too many inputs"));
+    }
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        if matches!(ctx.val(node, i)?, Val::Const(_)) {
+            return Err(node.err("concatenating constants with computed tensors is not supported"));
+        }
+        ids.push(ctx.dyn_in(node, i)?);
+    }
+    let shapes: Vec<Vec<usize>> = ids.iter().map(|&i| ctx.shape(i).to_vec()).collect();
+    let ax = axis(node, node.int("axis", 0), shapes[0].len())?;
+    if ax == 0 {
+        return Err(node.err("concatenation along the batch axis is not supported"));
+    }
+    let (out_shape, src) = concat_sources(node, &shapes, ax)?;
+    let frac = ids.iter().map(|&i| ctx.info(i).ty.frac).max().unwrap_or(0);
+    let mut shifts = Vec::with_capacity(n);
+    let (mut lo, mut hi) = (0i128, 0i128);
+    for &i in &ids {
+        let t = ctx.info(i);
+        let s = (frac - t.ty.frac) as u32;
+        shifts.push(s);
+        lo = lo.min((t.lo as i128) << s);
+        hi = hi.max((t.hi as i128) << s);
+    }
+    let out = ctx.range_tensor(&node.outputs[0], out_shape, frac, lo, hi)?;
+    ctx.push_layer(
+        &node.name,
+        &node.op,
+        LayerKind::Gather { src, shifts },
+        ids,
+        out,
+    );
+    ctx.bind(node, out)
+}

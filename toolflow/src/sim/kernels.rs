@@ -1,0 +1,171 @@
+//! Accumulating kernels: Dense, Conv (im2col + dot products) and pooling.
+//! The exact i64 path is a plain dot product over contiguous rows so the
+//! compiler can vectorize it; i128 and per-product-cast paths cover wider or
+//! hls4ml-narrow accumulators.
+
+use crate::fixed::{FixedType, Overflow};
+use crate::ir::{Accum, Conv, Dense, Pool};
+
+/// Dot product with an i64 accumulator (ranges proven at lowering).
+#[inline]
+fn dot64(x: &[i64], w: &[i64]) -> i64 {
+    x.iter()
+        .zip(w)
+        .fold(0i64, |acc, (&a, &b)| acc.wrapping_add(a.wrapping_mul(b)))
+}
+
+#[inline]
+fn dot128(x: &[i64], w: &[i64]) -> i128 {
+    x.iter().zip(w).fold(0i128, |acc, (&a, &b)| {
+        acc.wrapping_add(a as i128 * b as i128)
+    })
+}
+
+/// hls4ml accumulation: each product cast to the accumulator type, then added with its overflow.
+fn dot_per_product(x: &[i64], w: &[i64], bias: i64, ty: &FixedType, prod_frac: i32) -> i64 {
+    let mut acc = bias as i128;
+    for (&a, &b) in x.iter().zip(w) {
+        let p = ty.cast(a as i128 * b as i128, prod_frac);
+        acc += p;
+        if ty.overflow != Overflow::Wrap {
+            acc = ty.overflow_adjust(acc);
+        }
+    }
+    ty.overflow_adjust(acc) as i64
+}
+
+/// One output of an accumulating layer.
+#[inline]
+fn accumulate(x: &[i64], w: &[i64], bias: i64, accum: &Accum, prod_frac: i32) -> i64 {
+    match accum {
+        Accum::Exact {
+            wide: false,
+            ty: None,
+        } => bias.wrapping_add(dot64(x, w)),
+        Accum::Exact {
+            wide: false,
+            ty: Some(t),
+        } => t.overflow_adjust(bias.wrapping_add(dot64(x, w)) as i128) as i64,
+        Accum::Exact { wide: true, ty } => {
+            let v = bias as i128 + dot128(x, w);
+            ty.map_or(v, |t| t.overflow_adjust(v)) as i64
+        }
+        Accum::PerProduct { ty } => dot_per_product(x, w, bias, ty, prod_frac),
+    }
+}
+
+/// Dense over `rows` input rows of length `n_in` (samples x outer repetitions).
+pub fn dense(d: &Dense, x: &[i64], rows: usize) -> Vec<i64> {
+    let mut out = vec![0i64; rows * d.n_out];
+    for (xr, or) in x
+        .chunks_exact(d.n_in)
+        .zip(out.chunks_exact_mut(d.n_out))
+        .take(rows)
+    {
+        for (j, o) in or.iter_mut().enumerate() {
+            let w = &d.weights[j * d.n_in..(j + 1) * d.n_in];
+            *o = accumulate(xr, w, d.bias[j], &d.accum, d.prod_frac);
+        }
+    }
+    out
+}
+
+/// Fills `cols[p][k]` for one sample and one group (zero padding).
+fn im2col(c: &Conv, x: &[i64], group: usize, cols: &mut [i64]) {
+    let cg = c.in_c / c.groups;
+    let kk = cg * c.k_h * c.k_w;
+    for oy in 0..c.out_h {
+        for ox in 0..c.out_w {
+            let row = &mut cols[(oy * c.out_w + ox) * kk..][..kk];
+            let mut k = 0;
+            for ci in 0..cg {
+                let plane = &x[(group * cg + ci) * c.in_h * c.in_w..][..c.in_h * c.in_w];
+                for ky in 0..c.k_h {
+                    let iy = (oy * c.stride[0] + ky * c.dilation[0]) as isize - c.pad[0] as isize;
+                    for kx in 0..c.k_w {
+                        let ix =
+                            (ox * c.stride[1] + kx * c.dilation[1]) as isize - c.pad[1] as isize;
+                        let inside =
+                            iy >= 0 && ix >= 0 && (iy as usize) < c.in_h && (ix as usize) < c.in_w;
+                        row[k] = if inside {
+                            plane[iy as usize * c.in_w + ix as usize]
+                        } else {
+                            0
+                        };
+                        k += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Convolution for `n` samples.
+pub fn conv(c: &Conv, x: &[i64], n: usize) -> Vec<i64> {
+    let in_len = c.in_c * c.in_h * c.in_w;
+    let positions = c.out_h * c.out_w;
+    let out_len = c.out_c * positions;
+    let kk = (c.in_c / c.groups) * c.k_h * c.k_w;
+    let mg = c.out_c / c.groups;
+    let mut out = vec![0i64; n * out_len];
+    let mut cols = vec![0i64; positions * kk];
+    for s in 0..n {
+        let xs = &x[s * in_len..(s + 1) * in_len];
+        let os = &mut out[s * out_len..(s + 1) * out_len];
+        for g in 0..c.groups {
+            im2col(c, xs, g, &mut cols);
+            for m in g * mg..(g + 1) * mg {
+                let w = &c.weights[m * kk..(m + 1) * kk];
+                for (p, col) in cols.chunks_exact(kk).enumerate() {
+                    os[m * positions + p] = accumulate(col, w, c.bias[m], &c.accum, c.prod_frac);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Max or average pooling for `n` samples.
+pub fn pool(p: &Pool, x: &[i64], n: usize) -> Vec<i64> {
+    let in_len = p.c * p.in_h * p.in_w;
+    let out_len = p.c * p.out_h * p.out_w;
+    let mut out = vec![0i64; n * out_len];
+    for s in 0..n {
+        for ch in 0..p.c {
+            let plane = &x[s * in_len + ch * p.in_h * p.in_w..][..p.in_h * p.in_w];
+            for oy in 0..p.out_h {
+                for ox in 0..p.out_w {
+                    out[s * out_len + (ch * p.out_h + oy) * p.out_w + ox] =
+                        window(p, plane, oy, ox);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn window(p: &Pool, plane: &[i64], oy: usize, ox: usize) -> i64 {
+    let (mut best, mut sum, mut count) = (i64::MIN, 0i64, 0usize);
+    for ky in 0..p.k[0] {
+        let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pad[0] as isize;
+        for kx in 0..p.k[1] {
+            let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize - p.pad[1] as isize;
+            if iy < 0 || ix < 0 || iy as usize >= p.in_h || ix as usize >= p.in_w {
+                continue;
+            }
+            let v = plane[iy as usize * p.in_w + ix as usize];
+            best = best.max(v);
+            sum = sum.wrapping_add(v);
+            count += 1;
+        }
+    }
+    if p.max {
+        return if count == 0 { 0 } else { best };
+    }
+    let c = if p.count_include_pad {
+        p.k[0] * p.k[1]
+    } else {
+        count
+    };
+    sum.wrapping_mul(p.recip.get(c).copied().unwrap_or(0))
+}

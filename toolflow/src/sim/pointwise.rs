@@ -1,0 +1,204 @@
+//! Elementwise and data-movement kernels.
+
+use crate::fixed::{FixedType, round_f64, shift_round};
+use crate::ir::{BinOp, Binary, ElemQuant, MultiThreshold, Operand, Requant, Softmax, Table};
+
+/// Saturating `x << s` into i128 (values beyond ±2^100 only matter by sign).
+fn shl_sat(x: i128, s: u32) -> i128 {
+    if x == 0 {
+        0
+    } else if s >= 100 || x.unsigned_abs() >= 1u128 << (100 - s) {
+        if x > 0 { 1i128 << 100 } else { -(1i128 << 100) }
+    } else {
+        x << s
+    }
+}
+
+/// QONNX requantization of one raw value.
+#[inline]
+pub fn requant_one(x: i64, p: &ElemQuant, rq: &Requant) -> i64 {
+    let zp = p.zp as i128;
+    let (v, s) = if p.in_shift > 0 {
+        let s = p.in_shift as u32;
+        (x as i128 + shl_sat(zp, s), s)
+    } else {
+        (shl_sat(x as i128, p.in_shift.unsigned_abs()) + zp, 0)
+    };
+    let q = if rq.bipolar {
+        if v >= 0 { 1 } else { -1 }
+    } else {
+        shift_round(v, s, rq.rounding).clamp(rq.lo as i128, rq.hi as i128)
+    };
+    ((q - zp) << p.out_shift) as i64
+}
+
+/// Requant over `n` samples of `elems` elements.
+pub fn requant(rq: &Requant, x: &[i64], elems: usize) -> Vec<i64> {
+    if let [p] = rq.params[..] {
+        return x.iter().map(|&v| requant_one(v, &p, rq)).collect();
+    }
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| requant_one(v, &rq.params[i % elems], rq))
+        .collect()
+}
+
+/// QONNX Quant applied to the float input, in f32 as qonnx computes `x / s + z`.
+pub fn input_quant(rq: &Requant, x: &[f32], elems: usize) -> Vec<i64> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let p = if rq.params.len() == 1 {
+                &rq.params[0]
+            } else {
+                &rq.params[i % elems]
+            };
+            let y = v * 2f32.powi(-p.in_shift) + p.zp as f32;
+            let q = if rq.bipolar {
+                if y >= 0.0 { 1 } else { -1 }
+            } else if y.is_nan() {
+                0i128.clamp(rq.lo as i128, rq.hi as i128)
+            } else {
+                round_f64((y as f64).clamp(rq.lo as f64, rq.hi as f64), rq.rounding) as i128
+            };
+            ((q - p.zp as i128) << p.out_shift) as i64
+        })
+        .collect()
+}
+
+/// ap_fixed conversion of the float input.
+pub fn input_cast(ty: &FixedType, x: &[f32]) -> Vec<i64> {
+    x.iter()
+        .map(|&v| ty.quantize_f64(v as f64) as i64)
+        .collect()
+}
+
+/// ap_fixed assignment between types.
+pub fn cast(ty: &FixedType, from_frac: i32, x: &[i64]) -> Vec<i64> {
+    x.iter()
+        .map(|&v| ty.cast(v as i128, from_frac) as i64)
+        .collect()
+}
+
+#[inline]
+fn apply(op: BinOp, a: i64, b: i64) -> i64 {
+    match op {
+        BinOp::Add => a.wrapping_add(b),
+        BinOp::Sub => a.wrapping_sub(b),
+        BinOp::RSub => b.wrapping_sub(a),
+        BinOp::Mul => a.wrapping_mul(b),
+    }
+}
+
+/// Broadcast binary op for `n` samples; `b` is the second tensor (if not constant).
+pub fn binary(
+    bin: &Binary,
+    a: &[i64],
+    b: Option<&[i64]>,
+    n: usize,
+    a_len: usize,
+    b_len: usize,
+    out_len: usize,
+) -> Vec<i64> {
+    let mut out = vec![0i64; n * out_len];
+    let (sa, sb) = (bin.a_shift, bin.b_shift);
+    for s in 0..n {
+        let aa = &a[s * a_len..(s + 1) * a_len];
+        let bb: &[i64] = match (&bin.b, b) {
+            (Operand::Const(c), _) => c,
+            (Operand::Tensor, Some(b)) => &b[s * b_len..(s + 1) * b_len],
+            (Operand::Tensor, None) => &[],
+        };
+        let os = &mut out[s * out_len..(s + 1) * out_len];
+        for (e, o) in os.iter_mut().enumerate() {
+            let ia = bin.a_index.as_ref().map_or(e, |ix| ix[e] as usize);
+            let ib = bin.b_index.as_ref().map_or(e, |ix| ix[e] as usize);
+            let x = aa.get(ia).copied().unwrap_or(0).wrapping_shl(sa);
+            let y = bb.get(ib).copied().unwrap_or(0).wrapping_shl(sb);
+            *o = apply(bin.op, x, y);
+        }
+    }
+    out
+}
+
+/// `trunc0(x * 2^shift)` as hls4ml's `int(data * N / range)`.
+#[inline]
+fn scaled_index(x: i64, shift: i32) -> i64 {
+    if shift >= 0 {
+        (x as i128)
+            .checked_shl(shift as u32)
+            .map_or(i64::MAX, |v| v.clamp(-(1 << 40), 1 << 40) as i64)
+    } else if shift <= -63 {
+        0
+    } else {
+        x / (1i64 << (-shift))
+    }
+}
+
+/// Lookup-table activation.
+pub fn table(t: &Table, x: &[i64]) -> Vec<i64> {
+    let n = t.table.len() as i64;
+    x.iter()
+        .map(|&v| {
+            let idx = (scaled_index(v, t.index_shift).clamp(-n, n) + n / 2).clamp(0, n - 1);
+            t.table[idx as usize]
+        })
+        .collect()
+}
+
+/// Softmax rows of `sm.n` contiguous elements.
+pub fn softmax(sm: &Softmax, x: &[i64]) -> Vec<i64> {
+    let n_exp = sm.exp_table.len() as i64;
+    let n_inv = sm.inv_table.len() as i64;
+    let mut out = vec![0i64; x.len()];
+    for (row, o) in x.chunks(sm.n.max(1)).zip(out.chunks_mut(sm.n.max(1))) {
+        let m = row.iter().copied().max().unwrap_or(0);
+        let mut sum = 0i64;
+        for (v, oe) in row.iter().zip(o.iter_mut()) {
+            let idx = scaled_index(m.wrapping_sub(*v), sm.exp_index_shift).clamp(0, n_exp - 1);
+            *oe = sm.exp_table[idx as usize];
+            sum = sum.wrapping_add(*oe);
+        }
+        let j = (sum >> sm.inv_index_shift.min(62)).clamp(0, n_inv - 1);
+        let inv = sm.inv_table[j as usize];
+        for oe in o.iter_mut() {
+            *oe = oe.wrapping_mul(inv);
+        }
+    }
+    out
+}
+
+/// MultiThreshold for `n` samples.
+pub fn multithreshold(mt: &MultiThreshold, x: &[i64], elems: usize) -> Vec<i64> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let ch = mt.channel[i % elems] as usize;
+            let count = mt.thresholds[ch].partition_point(|&t| t <= v) as i64;
+            mt.bias.wrapping_add(mt.scale.wrapping_mul(count))
+        })
+        .collect()
+}
+
+/// Gather: copy (empty `src`) or indexed copy from several inputs.
+pub fn gather(
+    src: &[(u16, u32)],
+    shifts: &[u32],
+    inputs: &[&[i64]],
+    lens: &[usize],
+    n: usize,
+    out_len: usize,
+) -> Vec<i64> {
+    if src.is_empty() {
+        return inputs.first().map(|v| v.to_vec()).unwrap_or_default();
+    }
+    let mut out = vec![0i64; n * out_len];
+    for s in 0..n {
+        for (o, &(k, j)) in out[s * out_len..(s + 1) * out_len].iter_mut().zip(src) {
+            let k = k as usize;
+            let v = inputs[k][s * lens[k] + j as usize];
+            *o = v.wrapping_shl(shifts[k]);
+        }
+    }
+    out
+}
