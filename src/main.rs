@@ -1,1 +1,96 @@
-fn main() {}
+//! `arena`: the one binary of FastML Arena. See `arena --help`.
+
+mod commands;
+mod config;
+mod platform;
+mod seed;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "arena",
+    version,
+    about = "FastML Arena: FAIR challenges and benchmarks for fast machine learning on FPGAs"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run everything on embedded defaults: database, migrations, demo content, server and workers.
+    Up,
+    /// Serve HTTP only (no workers).
+    Serve,
+    /// Run workers only (no HTTP): claim jobs from the database and run them.
+    Worker(commands::worker::WorkerArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage the private PostgreSQL cluster.
+    #[command(subcommand)]
+    Db(commands::db::DbCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Up => commands::up::run(&cli.config).await,
+            Command::Serve => commands::serve::run(&cli.config).await,
+            Command::Worker(args) => commands::worker::run(&cli.config, args).await,
+            Command::Migrate => commands::migrate::run(&cli.config).await,
+            Command::Db(command) => commands::db::run(&cli.config, command).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One clear line: the error and its causes, no backtrace.
+            eprintln!("error: {}", error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ARENA_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,1 +1,73 @@
-//! server
+//! The HTTP application: JSON API under `/api/v1`, pages, health probes.
+//!
+//! [`router`] builds the whole application from an [`AppState`]; tests drive the
+//! same router as production.
+
+pub mod error;
+mod health;
+mod pages;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use object_store::ObjectStore;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ApiResult};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub store: Arc<dyn ObjectStore>,
+    pub settings: Arc<Settings>,
+}
+
+/// Server settings taken from the one configuration of the binary.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The URL users reach the site at, for links in metadata.
+    pub public_url: String,
+    /// Longest time a request may take before it is answered with 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.settings.request_timeout;
+    Router::new()
+        .merge(health::routes())
+        .merge(pages::routes())
+        .fallback(pages::not_found)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serve on `listener` until `shutdown` is cancelled; in-flight requests then finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

@@ -1,0 +1,227 @@
+//! End-to-end tests of the `arena` binary: `up` on embedded defaults, reuse of
+//! the private cluster, an external database, and clear errors.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const ARENA: &str = env!("CARGO_BIN_EXE_arena");
+
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn arena(data_dir: &Path) -> Command {
+    let mut command = Command::new(ARENA);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ARENA_DATA_DIR", data_dir)
+        .env("ARENA_LOG", "info")
+        .stdin(Stdio::null());
+    command
+}
+
+/// A minimal HTTP/1.1 GET; returns the status code.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn wait_ready(child: &mut Child, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("arena exited early with {status}");
+        }
+        if http_status(port, "/readyz") == Some(200) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("arena did not become ready on port {port}");
+}
+
+/// Ctrl-C (SIGINT) and wait for a clean exit.
+fn interrupt(mut child: Child) -> Output {
+    Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "arena did not stop after SIGINT");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn spawn_up(data_dir: &Path, port: u16) -> Child {
+    arena(data_dir)
+        .args(["up", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn cluster_status(data_dir: &Path) -> String {
+    let output = arena(data_dir).args(["db", "status"]).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn up_serves_then_stops_cleanly_and_reuses_its_cluster() {
+    let data = scratch("up");
+    let port = free_port();
+
+    let mut first = spawn_up(&data, port);
+    wait_ready(&mut first, port);
+    assert_eq!(http_status(port, "/healthz"), Some(200));
+    assert!(cluster_status(&data).starts_with("running"));
+    let out = interrupt(first);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{log}", out.status);
+    assert!(
+        log.contains(&format!("FastML Arena is up at http://127.0.0.1:{port}")),
+        "{log}"
+    );
+    assert!(
+        log.contains("creating a private PostgreSQL cluster"),
+        "{log}"
+    );
+    assert_eq!(cluster_status(&data), "not running", "postgres left behind");
+
+    let mut second = spawn_up(&data, port);
+    wait_ready(&mut second, port);
+    let out = interrupt(second);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        !log.contains("creating a private PostgreSQL cluster"),
+        "cluster was not reused:\n{log}"
+    );
+    assert_eq!(cluster_status(&data), "not running");
+}
+
+#[test]
+fn an_external_database_starts_no_private_cluster() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let test = runtime.block_on(db::testing::database());
+    let data = scratch("external");
+    let port = free_port();
+    let mut child = arena(&data)
+        .env("ARENA_DATABASE_URL", &test.url)
+        .args(["up", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_ready(&mut child, port);
+    let out = interrupt(child);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !data.join("postgres").exists(),
+        "a private cluster was created"
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    let password = test
+        .url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('@').next())
+        .and_then(|user| user.split(':').nth(1));
+    if let Some(password) = password {
+        assert!(
+            !log.contains(password),
+            "the database password was printed:\n{log}"
+        );
+    }
+}
+
+/// Exactly one `error:` line naming the problem, and no panic.
+fn assert_one_clear_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure:\n{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains(needle),
+        "`{needle}` not in: {}",
+        errors[0]
+    );
+}
+
+#[test]
+fn missing_postgres_binaries_name_the_package() {
+    let data = scratch("nobin");
+    let out = arena(&data)
+        .env("ARENA_PG_BINDIR", data.join("empty"))
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_one_clear_error(&out, "apt-get install postgresql");
+}
+
+#[test]
+fn an_occupied_port_is_one_clear_error() {
+    let data = scratch("busy");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = arena(&data)
+        .args(["up", "--bind", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_one_clear_error(&out, "already in use");
+    assert!(
+        !data.join("postgres").exists(),
+        "nothing should start when the port is taken"
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_one_clear_error() {
+    let data = scratch("unreachable");
+    let out = arena(&data)
+        .env(
+            "ARENA_DATABASE_URL",
+            "postgres://arena:hunter2@127.0.0.1:1/arena",
+        )
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_one_clear_error(
+        &out,
+        "cannot connect to the database at postgres://arena:***@127.0.0.1:1/arena",
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
+}
