@@ -33,6 +33,8 @@ pub enum Rounding {
     RndConv,
     /// Toward plus infinity (QONNX `CEIL`; no ap_fixed equivalent).
     Ceil,
+    /// Away from zero (QONNX `UP`; no ap_fixed equivalent).
+    Up,
 }
 
 /// What happens to values outside the representable range (ap_fixed overflow modes).
@@ -230,6 +232,7 @@ fn round_up(mode: Rounding, rem: i128, half: i128, negative: bool, odd: bool) ->
     match mode {
         Rounding::Trn => false,
         Rounding::Ceil => rem != 0,
+        Rounding::Up => !negative && rem != 0,
         Rounding::TrnZero => negative && rem != 0,
         Rounding::Rnd => rem >= half,
         Rounding::RndZero => rem > half || (rem == half && negative),
@@ -250,6 +253,7 @@ pub fn round_f64(x: f64, mode: Rounding) -> f64 {
     let up = match mode {
         Rounding::Trn => false,
         Rounding::Ceil => rem != 0.0,
+        Rounding::Up => x >= 0.0 && rem != 0.0,
         Rounding::TrnZero => x < 0.0 && rem != 0.0,
         Rounding::Rnd => rem >= 0.5,
         Rounding::RndZero => rem > 0.5 || (rem == 0.5 && x < 0.0),
@@ -354,7 +358,7 @@ mod tests {
     #[test]
     fn rounding_table_halves() {
         let raw = [-5, -3, -2, -1, 1, 3, 5];
-        let table: [(Rounding, [i128; 7]); 8] = [
+        let table: [(Rounding, [i128; 7]); 9] = [
             (Trn, [-3, -2, -1, -1, 0, 1, 2]),
             (TrnZero, [-2, -1, -1, 0, 0, 1, 2]),
             (Rnd, [-2, -1, -1, 0, 1, 2, 3]),
@@ -363,6 +367,7 @@ mod tests {
             (RndInf, [-3, -2, -1, -1, 1, 2, 3]),
             (RndConv, [-2, -2, -1, 0, 0, 2, 2]),
             (Ceil, [-2, -1, -1, 0, 1, 2, 3]),
+            (Up, [-3, -2, -1, -1, 1, 2, 3]),
         ];
         for (mode, want) in table {
             let got: Vec<i128> = raw.iter().map(|&v| shift_round(v, 1, mode)).collect();

@@ -38,7 +38,10 @@ fn rounding(node: &Node, default: &str) -> Result<Rounding> {
         "ROUND" | "HALF_EVEN" => Ok(Rounding::RndConv),
         "CEIL" => Ok(Rounding::Ceil),
         "FLOOR" => Ok(Rounding::Trn),
-        "ROUND_TO_ZERO" | "TRUNC" => Ok(Rounding::TrnZero),
+        "UP" => Ok(Rounding::Up),
+        "DOWN" | "ROUND_TO_ZERO" => Ok(Rounding::TrnZero),
+        "HALF_UP" => Ok(Rounding::RndInf),
+        "HALF_DOWN" => Ok(Rounding::RndZero),
         other => Err(node.err(format!("unknown rounding_mode '{other}'"))),
     }
 }
@@ -267,17 +270,49 @@ fn zero(ctx: &Ctx, node: &Node, i: usize) -> Result<()> {
     Ok(())
 }
 
-/// Trunc: drop LSBs of a quantized value (qonnx semantics, 7-input and older 5-input forms).
-pub fn trunc(ctx: &mut Ctx, node: &Node) -> Result<()> {
+/// Trunc step 1, `round_half_even(x / scale)`: a no-op when the input is already
+/// on that grid; from the float model input it is an input quantizer whose
+/// range is limited to ±2^40 steps.
+fn round_to_scale(ctx: &mut Ctx, node: &Node, ks: i32) -> Result<usize> {
+    let open = 1i64 << 40;
+    let sp = Spec {
+        signed: true,
+        bits: 41,
+        lo: -open,
+        hi: open,
+        rounding: Rounding::RndConv,
+    };
+    let name = format!("{}_round", node.outputs[0]);
+    if matches!(ctx.val(node, 0)?, Val::Float) {
+        let (rq, frac, _, _) = requant(&[(ks, 0)], 0, &sp);
+        let shape = ctx.model.input_shape.clone();
+        let out = ctx.range_tensor(&name, shape, frac, -open as i128, open as i128)?;
+        ctx.push_layer(&node.name, &node.op, LayerKind::InputQuant(rq), vec![], out);
+        return Ok(out);
+    }
     let x = ctx.dyn_in(node, 0)?;
+    let info = ctx.info(x).clone();
+    let fi = info.ty.frac;
+    if fi <= -ks {
+        return Ok(x);
+    }
+    let (rq, frac, _, _) = requant(&[(ks, 0)], fi, &sp);
+    let lo = crate::fixed::shift_round(info.lo as i128, (fi + ks) as u32, Rounding::RndConv);
+    let hi = crate::fixed::shift_round(info.hi as i128, (fi + ks) as u32, Rounding::RndConv);
+    let out = ctx.range_tensor(&name, info.shape.clone(), frac, lo, hi)?;
+    ctx.push_layer(&node.name, &node.op, LayerKind::Requant(rq), vec![x], out);
+    Ok(out)
+}
+
+/// Trunc: drop LSBs of a quantized value (qonnx semantics: v2 with 6 inputs, v1 with 5).
+pub fn trunc(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let ks = scalar_pow2(ctx, node, 1, "scale")?;
     zero(ctx, node, 2)?;
     let in_bits = bit_width(node, ctx.const_in(node, 3)?)?;
-    let seven = node.inputs.len() >= 7;
-    let (t, k_out, sp) = if seven {
-        zero(ctx, node, 5)?;
+    let v2 = node.inputs.len() >= 6;
+    let (t, k_out, sp) = if v2 {
         let k_out = scalar_pow2(ctx, node, 4, "output scale")?;
-        (k_out - ks, k_out, spec(ctx, node, 6, 1, 0, "FLOOR")?)
+        (k_out - ks, k_out, spec(ctx, node, 5, 1, 0, "FLOOR")?)
     } else {
         let out_bits = bit_width(node, ctx.const_in(node, 4)?)?;
         let t = in_bits as i32 - out_bits as i32;
@@ -290,25 +325,7 @@ pub fn trunc(ctx: &mut Ctx, node: &Node) -> Result<()> {
         };
         (t, ks, open)
     };
-    // Step 1: round to the input scale (a no-op when the input is already on that grid).
-    let mut cur = x;
-    let fi = ctx.info(x).ty.frac;
-    if fi > -ks {
-        let sp1 = Spec {
-            signed: true,
-            bits: 62,
-            lo: i64::MIN / 4,
-            hi: i64::MAX / 4,
-            rounding: Rounding::RndConv,
-        };
-        let (rq, frac, _, _) = requant(&[(ks, 0)], fi, &sp1);
-        let info = ctx.info(x).clone();
-        let lo = crate::fixed::shift_round(info.lo as i128, (fi + ks) as u32, Rounding::RndConv);
-        let hi = crate::fixed::shift_round(info.hi as i128, (fi + ks) as u32, Rounding::RndConv);
-        let name = format!("{}_round", node.outputs[0]);
-        cur = ctx.range_tensor(&name, info.shape.clone(), frac, lo, hi)?;
-        ctx.push_layer(&node.name, &node.op, LayerKind::Requant(rq), vec![x], cur);
-    }
+    let cur = round_to_scale(ctx, node, ks)?;
     let fc = ctx.info(cur).ty.frac;
     let rq = Requant {
         params: vec![ElemQuant {
@@ -401,19 +418,24 @@ fn ceil_raw(v: f64) -> i64 {
     }
 }
 
-/// Channel of each element: axis 1 for rank 2/4 NCHW, last axis for NHWC and other ranks (qonnx).
+/// Channel of each element: the position of `C` in `data_layout`; without it,
+/// axis 1 except for rank 3 (NWC, last axis), as qonnx executes.
 fn channel_of_elements(node: &Node, shape: &[usize]) -> Result<Vec<u32>> {
-    let nhwc = node
-        .string("data_layout", "NCHW")
-        .eq_ignore_ascii_case("NHWC");
     let rank = shape.len();
     if rank < 2 {
         return Err(node.err("MultiThreshold needs a rank of at least 2"));
     }
-    let ax = if (rank == 2 || rank == 4) && !nhwc {
-        1
-    } else {
-        rank - 1
+    let layout = node.string("data_layout", "").to_ascii_uppercase();
+    let ax = match layout.find('C') {
+        _ if layout.is_empty() => {
+            if rank == 3 {
+                2
+            } else {
+                1
+            }
+        }
+        Some(p) if layout.len() == rank => p,
+        _ => return Err(node.err(format!("data_layout '{layout}' does not match rank {rank}"))),
     };
     let inner: usize = shape[ax + 1..].iter().product();
     let n: usize = shape.iter().product();

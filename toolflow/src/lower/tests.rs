@@ -448,7 +448,7 @@ fn multithreshold_bipolar_trunc() {
         )
         .qnode(
             "Trunc",
-            &["q", "one", "z", "b8", "s16", "z", "b4"],
+            &["q", "one", "z", "b8", "s16", "b4"],
             &["y"],
             vec![attr_s("rounding_mode", "FLOOR")],
         )
