@@ -297,7 +297,7 @@ impl Challenge {
     pub fn ranking(&self) -> RankingConfig {
         self.ranking.clone().unwrap_or_else(|| RankingConfig {
             rule: RankingRule::Primary {
-                metric: self.metric.clone(),
+                metric: self.metric,
                 tie_breaks: default_tie_breaks(),
             },
             over_budget: Default::default(),
