@@ -202,6 +202,9 @@ pub fn dense(ctx: &mut Ctx, node: &Node) -> Result<()> {
         return Err(node.err("Gemm with transA=1 on a computed input is not supported"));
     }
     let (k, n_out, rows) = weight_rows(node, &b, gemm && node.int("transB", 0) != 0)?;
+    if k == 0 || n_out == 0 {
+        return Err(shape_err(node, format!("empty weights {:?}", b.shape)));
+    }
     if xs.last() != Some(&k) {
         return Err(shape_err(
             node,
@@ -330,6 +333,9 @@ fn conv_axis(
     pads: (usize, usize),
     auto: &str,
 ) -> Result<Axis> {
+    if input == 0 || k == 0 {
+        return Err(shape_err(node, "empty spatial dimension or kernel"));
+    }
     let eff = dil * (k - 1) + 1;
     if matches!(auto, "SAME_UPPER" | "SAME_LOWER") {
         let out = input.div_ceil(stride);
@@ -471,6 +477,9 @@ pub fn conv(ctx: &mut Ctx, node: &Node) -> Result<()> {
         ));
     }
     let kk = w.shape[1] * kernel[0] * kernel[1];
+    if kk == 0 || m == 0 {
+        return Err(shape_err(node, format!("empty weights {:?}", w.shape)));
+    }
     let info = ctx.info(x).clone();
     let p = params(
         ctx,

@@ -90,6 +90,9 @@ pub fn lower(graph: &Graph, cfg: Option<&PrecisionConfig>, limits: &Limits) -> R
 }
 
 fn lower_node(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    if node.outputs.first().is_none_or(|o| o.is_empty()) {
+        return Err(node.err("node has no output"));
+    }
     if let Some(t) = consts::try_fold(ctx, node)? {
         let out = node
             .outputs
@@ -260,6 +263,14 @@ impl Ctx<'_> {
     }
 
     fn add_tensor(&mut self, t: TensorInfo) -> Result<TensorId> {
+        if t.ty.frac.abs() > util::MAX_FRAC {
+            return Err(Error::Limit(format!(
+                "tensor '{}' would need a binary point at 2^-{}, beyond 2^±{}",
+                t.name,
+                t.ty.frac,
+                util::MAX_FRAC
+            )));
+        }
         util::numel(&t.shape, self.limits, &t.name)?;
         self.model.tensors.push(t);
         Ok(self.model.tensors.len() - 1)

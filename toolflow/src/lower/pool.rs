@@ -52,6 +52,9 @@ pub fn pool(ctx: &mut Ctx, node: &Node) -> Result<()> {
     } = geo;
     let count_include_pad = node.int("count_include_pad", 0) != 0;
     let window = kernel[0] * kernel[1];
+    if window > 1 << 16 {
+        return Err(node.err(format!("pooling window of {window} elements is too large")));
+    }
     let (recip, recip_frac) = if max {
         (Vec::new(), 0)
     } else {

@@ -169,6 +169,9 @@ fn scale_params(
         let k = pow2_exponent(sv).ok_or_else(|| {
             node.err(format!("scale {sv} is not a power of two; only power-of-two activation scales map exactly to fixed point"))
         })?;
+        if !(-48..=48).contains(&k) {
+            return Err(node.err(format!("scale {sv} is outside 2^-48..=2^48")));
+        }
         let zv = match (z, &iz) {
             (Some(z), Some(iz)) => z.data[iz[e] as usize],
             _ => 0.0,
@@ -260,7 +263,9 @@ fn scalar_pow2(ctx: &Ctx, node: &Node, i: usize, what: &str) -> Result<i32> {
         .const_in(node, i)?
         .single()
         .ok_or_else(|| node.err(format!("{what} must be a scalar")))?;
-    pow2_exponent(v).ok_or_else(|| node.err(format!("{what} {v} is not a power of two")))
+    pow2_exponent(v)
+        .filter(|k| (-48..=48).contains(k))
+        .ok_or_else(|| node.err(format!("{what} {v} is not a power of two in 2^-48..=2^48")))
 }
 
 fn zero(ctx: &Ctx, node: &Node, i: usize) -> Result<()> {

@@ -286,7 +286,11 @@ pub fn concat(ctx: &mut Ctx, node: &Node) -> Result<()> {
         ids.push(ctx.dyn_in(node, i)?);
     }
     let shapes: Vec<Vec<usize>> = ids.iter().map(|&i| ctx.shape(i).to_vec()).collect();
-    let ax = axis(node, node.int("axis", 0), shapes[0].len())?;
+    let rank = shapes
+        .first()
+        .ok_or_else(|| node.err("Concat without inputs"))?
+        .len();
+    let ax = axis(node, node.int("axis", 0), rank)?;
     if ax == 0 {
         return Err(node.err("concatenation along the batch axis is not supported"));
     }

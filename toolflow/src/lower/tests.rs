@@ -157,6 +157,7 @@ fn qonnx_dense_is_exact() {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn naive_conv(
     x: &[f64],
     c: usize,

@@ -20,7 +20,7 @@ pub fn numel(shape: &[usize], limits: &Limits, what: &str) -> Result<usize> {
 pub fn axis(node: &Node, a: i64, rank: usize) -> Result<usize> {
     let r = rank as i64;
     let v = if a < 0 { a + r } else { a };
-    if v < 0 || v >= r.max(1) {
+    if v < 0 || v >= r {
         return Err(node.err(format!("axis {a} out of range for rank {rank}")));
     }
     Ok(v as usize)
@@ -97,6 +97,9 @@ pub fn needed_frac(v: f64) -> Option<i32> {
     Some(-e)
 }
 
+/// Finest binary point of any tensor or constant (values below 2^-62 are not representable).
+pub const MAX_FRAC: i32 = 62;
+
 /// Most significant bits kept when a float constant is not exactly representable.
 const CONST_BITS: i32 = 40;
 
@@ -117,7 +120,7 @@ pub fn const_exact(node: &Node, values: &[f64]) -> Result<(Vec<i64>, i32)> {
         .filter_map(|&v| needed_frac(v))
         .max()
         .unwrap_or(0);
-    let frac = exact.min(CONST_BITS - top).max(-60);
+    let frac = exact.min(CONST_BITS - top).clamp(-60, MAX_FRAC);
     let ty = FixedType::new(true, 64, 64 - frac)
         .with_modes(Rounding::RndConv, crate::fixed::Overflow::Sat);
     Ok((
