@@ -4,11 +4,15 @@
 //! Queries are checked at run time (`sqlx::query_as`) and tested against a real
 //! PostgreSQL through [`testing`].
 
+pub mod challenges;
 pub mod cluster;
+pub mod datasets;
 pub mod error;
 pub mod jobs;
 pub mod seeds;
+pub mod submissions;
 pub mod testing;
+pub mod users;
 
 use std::time::Duration;
 

@@ -3,8 +3,12 @@
 //! [`router`] builds the whole application from an [`AppState`]; tests drive the
 //! same router as production.
 
+mod api;
+pub mod auth;
 pub mod error;
 mod health;
+pub mod leaderboard;
+pub mod ops;
 mod pages;
 
 use std::sync::Arc;
@@ -51,6 +55,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
     Router::new()
         .merge(health::routes())
+        .merge(api::routes())
         .merge(pages::routes())
         .fallback(pages::not_found)
         .layer(TimeoutLayer::with_status_code(

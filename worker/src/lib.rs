@@ -7,6 +7,7 @@
 //! poll, so a missed notification costs at most one poll interval.
 
 mod diagnostic;
+pub mod evaluate;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tracing::Instrument;
 
 pub use db::jobs::Job;
 pub use diagnostic::SleepHandler;
+pub use evaluate::EvaluateHandler;
 
 /// Why a job failed, and whether trying again could help.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,142 @@
+//! Users and API tokens.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::Result;
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub handle: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub orcid: Option<String>,
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+const USER_COLUMNS: &str = "id, handle, display_name, email, orcid, is_admin, created_at";
+
+/// Find a user by handle, creating them when missing.
+pub async fn ensure(
+    pool: &PgPool,
+    handle: &str,
+    display_name: &str,
+    is_admin: bool,
+) -> Result<User> {
+    let sql = format!(
+        "INSERT INTO users (id, handle, display_name, is_admin) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (handle) DO UPDATE SET handle = EXCLUDED.handle
+         RETURNING {USER_COLUMNS}"
+    );
+    Ok(sqlx::query_as::<_, User>(&sql)
+        .bind(Uuid::new_v4())
+        .bind(handle)
+        .bind(display_name)
+        .bind(is_admin)
+        .fetch_one(pool)
+        .await?)
+}
+
+pub async fn by_handle(pool: &PgPool, handle: &str) -> Result<Option<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE handle = $1");
+    Ok(sqlx::query_as::<_, User>(&sql)
+        .bind(handle)
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    Ok(sqlx::query_as::<_, User>(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// What a token may do.
+pub const SCOPES: [&str; 3] = ["read", "submit", "organize"];
+
+/// A token's row, without the secret.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Token {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, user_id, name, prefix, scopes, created_at, last_used_at, revoked_at";
+
+fn hash_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Create a token; returns the row and the secret, which is never stored and
+/// cannot be shown again.
+pub async fn create_token(
+    pool: &PgPool,
+    user_id: Uuid,
+    name: &str,
+    scopes: &[String],
+) -> Result<(Token, String)> {
+    let secret = format!("arena_{}", hex::encode(rand::random::<[u8; 24]>()));
+    let sql = format!(
+        "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, scopes) VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING {TOKEN_COLUMNS}"
+    );
+    let token = sqlx::query_as::<_, Token>(&sql)
+        .bind(Uuid::new_v4())
+        .bind(user_id)
+        .bind(name)
+        .bind(hash_token(&secret))
+        .bind(&secret[..12])
+        .bind(scopes)
+        .fetch_one(pool)
+        .await?;
+    Ok((token, secret))
+}
+
+/// The user and scopes of a live token.
+pub async fn authenticate(pool: &PgPool, secret: &str) -> Result<Option<(User, Vec<String>)>> {
+    let row: Option<(Uuid, Vec<String>)> = sqlx::query_as(
+        "UPDATE api_tokens SET last_used_at = now()
+         WHERE token_hash = $1 AND revoked_at IS NULL
+         RETURNING user_id, scopes",
+    )
+    .bind(hash_token(secret))
+    .fetch_optional(pool)
+    .await?;
+    let Some((user_id, scopes)) = row else {
+        return Ok(None);
+    };
+    Ok(by_id(pool, user_id).await?.map(|user| (user, scopes)))
+}
+
+pub async fn tokens_of(pool: &PgPool, user_id: Uuid) -> Result<Vec<Token>> {
+    let sql =
+        format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at");
+    Ok(sqlx::query_as::<_, Token>(&sql)
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?)
+}
+
+pub async fn revoke_token(pool: &PgPool, user_id: Uuid, token_id: Uuid) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(token_id)
+    .bind(user_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,229 @@
+//! `/api/v1/submissions/{id}`: status, steps, scores, report, log; model
+//! download; cancel, re-run, disqualify.
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use challenges::Visibility;
+use db::submissions::SubmissionRow;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::challenges::is_organizer;
+use crate::auth::Caller;
+use crate::ops;
+use crate::{ApiError, ApiResult, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/submissions/{id}", get(show))
+        .route("/api/v1/submissions/{id}/model", get(model))
+        .route("/api/v1/submissions/{id}/cancel", post(cancel))
+        .route("/api/v1/submissions/{id}/rerun", post(rerun))
+        .route("/api/v1/submissions/{id}/disqualify", post(disqualify))
+}
+
+/// What the caller may see of a submission.
+struct Access {
+    submission: SubmissionRow,
+    /// Owner, organizer or admin: status, log, model.
+    private: bool,
+    organizer: bool,
+    /// Scores and hardware figures (hidden phases: organizers only, until published).
+    results: bool,
+}
+
+async fn access(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Access> {
+    let id =
+        Uuid::parse_str(id).map_err(|_| ApiError::NotFound(format!("no submission `{id}`")))?;
+    let submission = db::submissions::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no submission `{id}`")))?;
+    let row = db::challenges::by_id(&state.pool, submission.challenge_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("the challenge is gone".into()))?;
+    let challenge = ops::challenges::definition(&row)?;
+    let organizer = is_organizer(state, caller, &row).await?;
+    let owner = caller
+        .user
+        .as_ref()
+        .is_some_and(|u| u.id == submission.user_id);
+    let hidden = challenge
+        .phase(&submission.phase)
+        .is_none_or(|p| p.visibility() == Visibility::Hidden)
+        && db::challenges::published_at(&state.pool, row.id, &submission.phase)
+            .await?
+            .is_none();
+    let public_entry = !hidden && (submission.is_baseline || submission.status == "finished");
+    if !(owner || organizer || public_entry) {
+        // Do not reveal that it exists.
+        return Err(ApiError::NotFound(format!("no submission `{id}`")));
+    }
+    Ok(Access {
+        private: owner || organizer,
+        organizer,
+        results: organizer || !hidden,
+        submission,
+    })
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let access = access(&state, &caller, &id).await?;
+    let s = &access.submission;
+    let events = db::submissions::events(&state.pool, s.id).await?;
+    let queue_position = match s.job_id {
+        Some(job) if s.status == "queued" => db::jobs::queue_position(&state.pool, job).await?,
+        _ => None,
+    };
+    let challenge = db::challenges::by_id(&state.pool, s.challenge_id)
+        .await?
+        .map(|c| c.slug);
+    let mut body = json!({
+        "id": s.id,
+        "challenge": challenge,
+        "phase": s.phase,
+        "participant": if s.is_baseline { "baseline" } else { s.handle.as_str() },
+        "label": s.label,
+        "is_baseline": s.is_baseline,
+        "status": s.status,
+        "message": s.message,
+        "steps": events,
+        "queue_position": queue_position,
+        "model_sha256": s.model_sha256,
+        "model_size": s.model_size,
+        "disqualified": s.disqualified,
+        "disqualified_reason": s.disqualified_reason,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+    });
+    if access.results {
+        let results = s.results.clone().unwrap_or(Value::Null);
+        body["scores"] = results.get("metrics").cloned().unwrap_or(Value::Null);
+        body["hardware"] = results.get("hardware").cloned().unwrap_or(Value::Null);
+        body["fits_budget"] = results.get("fits_budget").cloned().unwrap_or(Value::Null);
+        body["violations"] = results.get("violations").cloned().unwrap_or(Value::Null);
+        body["report"] = results.get("report").cloned().unwrap_or(Value::Null);
+        body["provenance"] = results.get("provenance").cloned().unwrap_or(Value::Null);
+    } else {
+        body["scores"] = Value::Null;
+        body["results_hidden"] =
+            json!("this phase's results are hidden until the organizers publish them");
+    }
+    if access.private {
+        body["log"] = json!(s.log);
+        body["config"] = json!(s.config_text);
+        body["model_url"] = json!(format!("/api/v1/submissions/{}/model", s.id));
+    }
+    Ok(Json(body))
+}
+
+async fn model(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let access = access(&state, &caller, &id).await?;
+    if !access.private {
+        return Err(ApiError::Forbidden(
+            "only the submitter and the organizers may download the model".into(),
+        ));
+    }
+    let s = &access.submission;
+    let key = datasets::store::content_path(ops::submissions::MODELS_PREFIX, &s.model_sha256);
+    let bytes = datasets::store::get_bytes(state.store.as_ref(), &key)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("reading the model: {e}")))?;
+    let disposition = format!("attachment; filename=\"submission-{}.onnx\"", s.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::ETAG, format!("\"{}\"", s.model_sha256)),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let user = caller.require("submit")?.clone();
+    let access = access(&state, &caller, &id).await?;
+    if access.submission.user_id != user.id && !access.organizer {
+        return Err(ApiError::Forbidden(
+            "only the submitter may cancel a submission".into(),
+        ));
+    }
+    if !db::submissions::cancel(&state.pool, access.submission.id).await? {
+        return Err(ApiError::Conflict(format!(
+            "the submission has already ended ({})",
+            access.submission.status
+        )));
+    }
+    Ok(Json(
+        json!({ "id": access.submission.id, "status": "cancelled" }),
+    ))
+}
+
+async fn rerun(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require("organize")?;
+    let access = access(&state, &caller, &id).await?;
+    if !access.organizer {
+        return Err(ApiError::Forbidden(
+            "only organizers may re-run a submission".into(),
+        ));
+    }
+    if !db::submissions::requeue(
+        &state.pool,
+        access.submission.id,
+        ops::submissions::MAX_ATTEMPTS,
+    )
+    .await?
+    {
+        return Err(ApiError::Conflict("the submission is still running".into()));
+    }
+    Ok(Json(
+        json!({ "id": access.submission.id, "status": "queued" }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct Disqualify {
+    reason: String,
+}
+
+async fn disqualify(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Disqualify>,
+) -> ApiResult<Json<Value>> {
+    caller.require("organize")?;
+    let access = access(&state, &caller, &id).await?;
+    if !access.organizer {
+        return Err(ApiError::Forbidden(
+            "only organizers may disqualify a submission".into(),
+        ));
+    }
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::BadRequest("`reason` must not be empty".into()));
+    }
+    db::submissions::disqualify(&state.pool, access.submission.id, body.reason.trim()).await?;
+    Ok(Json(
+        json!({ "id": access.submission.id, "disqualified": true }),
+    ))
+}

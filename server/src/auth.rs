@@ -1,0 +1,76 @@
+//! Who is calling: an API token (`Authorization: Bearer arena_...`) resolved to
+//! a user and the token's scopes. Anonymous callers get `Caller::anonymous()`.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use db::users::User;
+
+use crate::{ApiError, AppState};
+
+/// The caller of a request.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub user: Option<User>,
+    pub scopes: Vec<String>,
+}
+
+impl Caller {
+    pub fn anonymous() -> Self {
+        Caller::default()
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.is_admin)
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// The signed-in user holding `scope`, or 401/403.
+    pub fn require(&self, scope: &str) -> Result<&User, ApiError> {
+        let user = self.user.as_ref().ok_or_else(|| {
+            ApiError::Unauthorized(
+                "sign in or send an API token (Authorization: Bearer ...)".into(),
+            )
+        })?;
+        if self.has_scope(scope) || user.is_admin {
+            Ok(user)
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this token lacks the `{scope}` scope"
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            return Ok(Caller::anonymous());
+        };
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+            })?;
+        match db::users::authenticate(&state.pool, secret).await? {
+            Some((user, scopes)) => Ok(Caller {
+                user: Some(user),
+                scopes,
+            }),
+            None => Err(ApiError::Unauthorized(
+                "unknown or revoked API token".into(),
+            )),
+        }
+    }
+}

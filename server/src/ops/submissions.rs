@@ -1,0 +1,154 @@
+//! Accepting a submission: phase, limits, a compile check (so a malformed model
+//! is refused at once with the reason, and nothing is stored), then the model in
+//! the store and the submission with its job in one transaction.
+
+use bytes::Bytes;
+use challenges::Challenge;
+use chrono::{DateTime, Utc};
+use db::challenges::ChallengeRow;
+use db::users::User;
+use object_store::ObjectStore;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::ApiError;
+
+/// Object-store prefix of submitted models (content-addressed).
+pub const MODELS_PREFIX: &str = worker::evaluate::MODELS_PREFIX;
+/// Retries of an evaluation job before it fails for good (platform faults only).
+pub const MAX_ATTEMPTS: i32 = 3;
+/// Largest precision configuration accepted.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+/// What a participant (or organizer, for baselines) sends.
+pub struct Upload {
+    pub model: Bytes,
+    pub config: Option<String>,
+    pub label: String,
+    pub is_baseline: bool,
+    /// A phase to submit to; default: the phase open now. Only organizers name one.
+    pub phase: Option<String>,
+}
+
+/// Check and accept a submission; returns its id.
+pub async fn submit(
+    pool: &PgPool,
+    store: &dyn ObjectStore,
+    row: &ChallengeRow,
+    challenge: &Challenge,
+    user: &User,
+    upload: Upload,
+    now: DateTime<Utc>,
+) -> Result<Uuid, ApiError> {
+    let phase = match &upload.phase {
+        Some(name) => challenge.phase(name).ok_or_else(|| {
+            ApiError::BadRequest(format!("`phase`: the challenge has no phase `{name}`"))
+        })?,
+        None => challenge.open_phase(now).ok_or_else(|| {
+            ApiError::Conflict("no phase of this challenge is open for submissions now".into())
+        })?,
+    };
+    if !upload.is_baseline {
+        check_limits(pool, row.id, challenge, phase, user.id, now).await?;
+    }
+    let limits = toolflow::Limits::default();
+    if upload.model.is_empty() {
+        return Err(ApiError::BadRequest("`model`: the file is empty".into()));
+    }
+    if upload.model.len() > limits.max_model_bytes {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "`model`: {} bytes is over the limit of {} bytes",
+            upload.model.len(),
+            limits.max_model_bytes
+        )));
+    }
+    if upload
+        .config
+        .as_ref()
+        .is_some_and(|c| c.len() > MAX_CONFIG_BYTES)
+    {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "`config`: over the limit of {MAX_CONFIG_BYTES} bytes"
+        )));
+    }
+    check_model(&upload, challenge).await?;
+    let stored = datasets::store::put_content(store, MODELS_PREFIX, upload.model.clone())
+        .await
+        .map_err(|e| {
+            ApiError::Unavailable(format!(
+                "storing the model failed, nothing was recorded; try again: {e}"
+            ))
+        })?;
+    let new = db::submissions::NewSubmission {
+        challenge_id: row.id,
+        phase: &phase.name,
+        user_id: user.id,
+        label: &upload.label,
+        is_baseline: upload.is_baseline,
+        model_sha256: &stored.sha256,
+        model_size: upload.model.len() as i64,
+        config_text: upload.config.as_deref(),
+    };
+    Ok(db::submissions::create_and_queue(pool, &new, MAX_ATTEMPTS).await?)
+}
+
+async fn check_limits(
+    pool: &PgPool,
+    challenge_id: Uuid,
+    challenge: &Challenge,
+    phase: &challenges::Phase,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let day_start = now.date_naive().and_hms_opt(0, 0, 0).map(|d| d.and_utc());
+    let checks = [
+        (challenge.limits.per_day, day_start, None, "per day"),
+        (challenge.limits.total, None, None, "in total"),
+        (
+            phase.max_submissions,
+            None,
+            Some(phase.name.as_str()),
+            "in this phase",
+        ),
+    ];
+    for (limit, since, in_phase, what) in checks {
+        let Some(limit) = limit else { continue };
+        let used =
+            db::submissions::count_for_limits(pool, challenge_id, user_id, since, in_phase).await?;
+        if used >= i64::from(limit) {
+            return Err(ApiError::TooManyRequests(format!(
+                "submission limit reached: {limit} {what} (failed submissions do not count)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Compile the model (milliseconds) so a malformed or unsupported one is refused
+/// with the toolflow's message before anything is stored.
+async fn check_model(upload: &Upload, challenge: &Challenge) -> Result<(), ApiError> {
+    let model = upload.model.clone();
+    let config = upload.config.clone();
+    let expected = challenge.input.shape.clone();
+    tokio::task::spawn_blocking(move || {
+        let config = config
+            .as_deref()
+            .map(toolflow::PrecisionConfig::parse)
+            .transpose()
+            .map_err(|e| ApiError::Unprocessable(format!("`config`: {e}")))?;
+        let compiled = toolflow::compile(&model, config.as_ref(), &toolflow::Limits::default())
+            .map_err(|e| ApiError::Unprocessable(format!("`model`: {e}")))?;
+        if let Some(shape) = expected
+            && compiled.input_shape() != shape.as_slice()
+        {
+            return Err(ApiError::Unprocessable(format!(
+                "`model`: its input has shape {:?}; this challenge feeds {:?}",
+                compiled.input_shape(),
+                shape
+            )));
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| ApiError::Unavailable(format!("model check crashed: {e}")))?
+}
