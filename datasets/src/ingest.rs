@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DatasetError, Result};
 use crate::model::{
     DatasetMeta, FeatureSpec, FileMeta, Role, SplitMeta, SplitName, VersionMeta, Visibility,
-    arrow_schema, check_semver, check_slug, content_hash, label_names,
+    arrow_schema, check_semver, check_slug, content_hash, hidden_names,
 };
 use crate::parquet_io::{strip_columns, write_parquet_bytes};
 use crate::stats::compute_stats;
@@ -21,8 +21,27 @@ use arrow::record_batch::RecordBatch;
 pub struct SplitInput {
     pub name: SplitName,
     pub visibility: Visibility,
-    /// (file name inside the split, batches of that file).
-    pub files: Vec<(String, Vec<RecordBatch>)>,
+    pub files: Vec<InputFile>,
+}
+
+/// One file of a split before it is written.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// File name inside the split, e.g. `train.parquet`.
+    pub name: String,
+    /// Name used in error messages (the manifest path, e.g. `data/train.csv`).
+    pub source: String,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl InputFile {
+    pub fn new(name: &str, batches: Vec<RecordBatch>) -> Self {
+        InputFile {
+            name: name.to_string(),
+            source: name.to_string(),
+            batches,
+        }
+    }
 }
 
 /// Version-level facts supplied by the caller.
@@ -196,7 +215,7 @@ pub fn build_version(
         .find(|f| f.role == Role::Id)
         .map(|f| f.name.clone())
         .unwrap_or_default();
-    let labels = label_names(&features);
+    let hidden = hidden_names(&features);
     let schema = arrow_schema(&features);
     let mut ids = IdTracker::new();
     let mut blobs = Vec::new();
@@ -211,19 +230,20 @@ pub fn build_version(
         let mut files = Vec::new();
         let mut stripped_files = Vec::new();
         let mut all_batches: Vec<RecordBatch> = Vec::new();
-        for (fi, (name, batches)) in split.files.iter().enumerate() {
-            if split.files[..fi].iter().any(|(n, _)| n == name) {
+        for (fi, input) in split.files.iter().enumerate() {
+            let name = &input.name;
+            if split.files[..fi].iter().any(|f| &f.name == name) {
                 return Err(DatasetError::Manifest(format!(
                     "split `{}` has two files named `{name}`",
                     split.name
                 )));
             }
-            let mut conformed = Vec::with_capacity(batches.len());
+            let mut conformed = Vec::with_capacity(input.batches.len());
             let mut offset = 0usize;
-            for b in batches {
-                let c = conform_batch(name, b, &features, offset)?;
+            for b in &input.batches {
+                let c = conform_batch(&input.source, b, &features, offset)?;
                 if let Some((idx, _)) = c.schema().column_with_name(&id_name) {
-                    ids.add(split.name, name, &id_name, c.column(idx), offset)?;
+                    ids.add(split.name, &input.source, &id_name, c.column(idx), offset)?;
                 }
                 offset += c.num_rows();
                 conformed.push(c);
@@ -231,7 +251,7 @@ pub fn build_version(
             let (bytes, info) = write_parquet_bytes(schema.clone(), conformed.iter())?;
             files.push(info.file_meta(name));
             if split.visibility != Visibility::Public {
-                let (sinfo, sbytes) = strip_columns(bytes.clone(), &labels, Vec::new())?;
+                let (sinfo, sbytes) = strip_columns(bytes.clone(), &hidden, Vec::new())?;
                 stripped_files.push(sinfo.file_meta(name));
                 blobs.push(Blob {
                     split: split.name,

@@ -4,6 +4,7 @@
 //! deterministic demo generators and object-store helpers.
 
 pub mod error;
+pub mod generators;
 pub mod ingest;
 pub mod manifest;
 pub mod metadata;
@@ -14,7 +15,8 @@ pub mod store;
 pub mod validate;
 
 pub use error::{DatasetError, Result};
-pub use ingest::{Blob, BuiltVersion, SplitInput, VersionInput, build_version};
+pub use generators::{GENERATORS, GeneratedDataset, generate};
+pub use ingest::{Blob, BuiltVersion, InputFile, SplitInput, VersionInput, build_version};
 pub use manifest::{Manifest, ingest_manifest};
 pub use model::*;
 pub use stats::ColumnStats;

@@ -19,7 +19,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DatasetError, Result};
-use crate::ingest::{BuiltVersion, SplitInput, VersionInput, build_version};
+use crate::ingest::{BuiltVersion, InputFile, SplitInput, VersionInput, build_version};
 use crate::model::{
     Creator, DatasetMeta, Dtype, FeatureSpec, Rai, SplitName, Visibility, arrow_schema,
 };
@@ -164,7 +164,11 @@ pub fn ingest(manifest: &Manifest, base_dir: &Path) -> Result<BuiltVersion> {
                     )));
                 }
             };
-            files.push((format!("{stem}.parquet"), batches));
+            files.push(InputFile {
+                name: format!("{stem}.parquet"),
+                source: rel.clone(),
+                batches,
+            });
         }
         splits.push(SplitInput {
             name,
@@ -246,7 +250,14 @@ fn read_csv_file(path: &Path, rel: &str, features: &[FeatureSpec]) -> Result<Vec
         .with_header(true)
         .with_batch_size(READ_BATCH_ROWS)
         .build(file)?;
-    let target = arrow_schema(features);
+    // Nullable while parsing: null labels/ids are reported with their row by validation.
+    let target = Arc::new(Schema::new(
+        arrow_schema(features)
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ));
     let mut out = Vec::new();
     let mut offset = 0usize;
     for batch in reader {

@@ -171,8 +171,8 @@ pub enum Role {
     Label,
     /// Record identifier: non-null, unique within the version (splits disjoint by id).
     Id,
-    /// Analysis column (e.g. injection SNR). Not a model input; kept in served files
-    /// unless listed as a label.
+    /// Analysis column (e.g. anomaly kind, injection SNR). Not a model input; withheld
+    /// together with the labels in label-hidden splits, since it usually reveals them.
     Extra,
 }
 
@@ -327,6 +327,15 @@ pub fn label_names(features: &[FeatureSpec]) -> Vec<String> {
     features
         .iter()
         .filter(|f| f.role == Role::Label)
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// Names of the columns withheld from label-hidden splits: labels and extras.
+pub fn hidden_names(features: &[FeatureSpec]) -> Vec<String> {
+    features
+        .iter()
+        .filter(|f| matches!(f.role, Role::Label | Role::Extra))
         .map(|f| f.name.clone())
         .collect()
 }

@@ -70,12 +70,25 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+/// Snappy; dictionary encoding only for string columns (numeric tensors gain nothing
+/// from it and it costs time).
+fn writer_properties(schema: &arrow::datatypes::Schema) -> WriterProperties {
+    use arrow::datatypes::DataType;
+    use parquet::schema::types::ColumnPath;
+    let mut b = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_size(ROW_GROUP_ROWS)
         .set_created_by("fastml-arena datasets".to_string())
-        .build()
+        .set_dictionary_enabled(false);
+    for f in schema.fields() {
+        if matches!(
+            f.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ) {
+            b = b.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), true);
+        }
+    }
+    b.build()
 }
 
 /// Streams batches to Parquet. Feed it with [`ParquetSink::write`], then [`ParquetSink::finish`].
@@ -92,7 +105,7 @@ impl<W: Write + Send> ParquetSink<W> {
             hasher: Sha256::new(),
             size: 0,
         };
-        let writer = ArrowWriter::try_new(hw, schema.clone(), Some(writer_properties()))?;
+        let writer = ArrowWriter::try_new(hw, schema.clone(), Some(writer_properties(&schema)))?;
         Ok(ParquetSink {
             writer,
             schema,
