@@ -179,13 +179,14 @@ pub fn compute_stats(
                     continue;
                 }
                 acc.count += 1;
-                if want_counts && !acc.counts_overflow {
-                    if let Some(k) = value_key(&values, e) {
-                        *acc.counts.entry(k).or_insert(0) += 1;
-                        if acc.counts.len() > MAX_DISTINCT {
-                            acc.counts_overflow = true;
-                            acc.counts.clear();
-                        }
+                if want_counts
+                    && !acc.counts_overflow
+                    && let Some(k) = value_key(&values, e)
+                {
+                    *acc.counts.entry(k).or_insert(0) += 1;
+                    if acc.counts.len() > MAX_DISTINCT {
+                        acc.counts_overflow = true;
+                        acc.counts.clear();
                     }
                 }
                 if let Some(num) = &numeric {

@@ -17,13 +17,13 @@ impl Complex {
     pub fn conj(self) -> Self {
         Complex::new(self.re, -self.im)
     }
-    pub fn add(self, o: Complex) -> Self {
+    pub fn plus(self, o: Complex) -> Self {
         Complex::new(self.re + o.re, self.im + o.im)
     }
-    pub fn sub(self, o: Complex) -> Self {
+    pub fn minus(self, o: Complex) -> Self {
         Complex::new(self.re - o.re, self.im - o.im)
     }
-    pub fn mul(self, o: Complex) -> Self {
+    pub fn times(self, o: Complex) -> Self {
         Complex::new(
             self.re * o.re - self.im * o.im,
             self.re * o.im + self.im * o.re,
@@ -85,9 +85,9 @@ impl Fft {
                 for k in 0..len / 2 {
                     let w = self.twiddles[k * step];
                     let a = data[start + k];
-                    let b = data[start + k + len / 2].mul(w);
-                    data[start + k] = a.add(b);
-                    data[start + k + len / 2] = a.sub(b);
+                    let b = data[start + k + len / 2].times(w);
+                    data[start + k] = a.plus(b);
+                    data[start + k + len / 2] = a.minus(b);
                 }
             }
             len <<= 1;
@@ -124,7 +124,7 @@ mod tests {
             let mut s = Complex::ZERO;
             for (t, xt) in x.iter().enumerate() {
                 let a = -2.0 * PI * (k * t) as f64 / n as f64;
-                s = s.add(xt.mul(Complex::new(a.cos(), a.sin())));
+                s = s.plus(xt.times(Complex::new(a.cos(), a.sin())));
             }
             assert!((s.re - yk.re).abs() < 1e-9 && (s.im - yk.im).abs() < 1e-9);
         }

@@ -91,7 +91,7 @@ fn row(pops: &Populations, seed: u64, id: u64, hybrids: bool, x: &mut [f32]) -> 
         Kind::PopB
     };
     let mut gamete_from_a = rng.r#gen::<bool>();
-    for l in 0..LOCI {
+    for (l, xl) in x.iter_mut().enumerate().take(LOCI) {
         let (pa, pb) = (pops.a[l], pops.b[l]);
         let g = match kind {
             Kind::PopA => allele(&mut rng, pa) + allele(&mut rng, pa),
@@ -106,7 +106,7 @@ fn row(pops: &Populations, seed: u64, id: u64, hybrids: bool, x: &mut [f32]) -> 
                 allele(&mut rng, parent) + allele(&mut rng, recombinant)
             }
         };
-        x[l] = f32::from(g);
+        *xl = f32::from(g);
     }
     kind
 }

@@ -98,9 +98,9 @@ impl Whitener {
             // Pack detector A in the real part and B in the imaginary part of one complex
             // signal: Y_k = A_k + i B_k, Y_{N-k} = conj(A_k) + i conj(B_k).
             let ib = Complex::new(-wb.im, wb.re);
-            out[k] = wa.add(ib);
+            out[k] = wa.plus(ib);
             let ibc = Complex::new(wb.im, wb.re); // i * conj(B_k)
-            out[FRAME - k] = wa.conj().add(ibc);
+            out[FRAME - k] = wa.conj().plus(ibc);
         }
         self.fft.inverse(out);
     }
@@ -115,13 +115,13 @@ impl Whitener {
             }
             let y = frame[k];
             let yc = frame[FRAME - k].conj();
-            let a = y.add(yc).scale(0.5);
-            let d = y.sub(yc).scale(0.5); // = i * B_k
+            let a = y.plus(yc).scale(0.5);
+            let d = y.minus(yc).scale(0.5); // = i * B_k
             let b = Complex::new(d.im, -d.re); // B_k = d / i
             let wa = a.scale(1.0 / self.asd[k]);
             let wb = b.scale(1.0 / self.asd[k]);
-            spec[k] = wa.add(Complex::new(-wb.im, wb.re));
-            spec[FRAME - k] = wa.conj().add(Complex::new(wb.im, wb.re));
+            spec[k] = wa.plus(Complex::new(-wb.im, wb.re));
+            spec[FRAME - k] = wa.conj().plus(Complex::new(wb.im, wb.re));
         }
         frame.copy_from_slice(&spec);
         self.fft.inverse(frame);
@@ -254,7 +254,7 @@ fn row(
         snr = rng.gen_range(SNR_RANGE.0..SNR_RANGE.1);
         let alpha = if norm2 > 0.0 { snr / norm2.sqrt() } else { 0.0 };
         for (f, s) in frame.iter_mut().zip(sig.iter()) {
-            *f = f.add(s.scale(alpha));
+            *f = f.plus(s.scale(alpha));
         }
     }
     for t in 0..WINDOW {

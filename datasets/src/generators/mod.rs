@@ -224,6 +224,32 @@ pub(crate) fn splits_markdown(rows: usize) -> String {
     s
 }
 
+/// `FixedSizeList<Float32>` column of `n` elements per row from flat values.
+pub(crate) fn fsl_f32(values: Vec<f32>, n: usize) -> Result<arrow::array::ArrayRef> {
+    use arrow::array::{FixedSizeListArray, Float32Array};
+    use arrow::datatypes::{DataType, Field};
+    let item = std::sync::Arc::new(Field::new("item", DataType::Float32, true));
+    Ok(std::sync::Arc::new(FixedSizeListArray::try_new(
+        item,
+        n as i32,
+        std::sync::Arc::new(Float32Array::from(values)),
+        None,
+    )?))
+}
+
+/// `FixedSizeList<Boolean>` column of `n` elements per row from flat values.
+pub(crate) fn fsl_bool(values: Vec<bool>, n: usize) -> Result<arrow::array::ArrayRef> {
+    use arrow::array::{BooleanArray, FixedSizeListArray};
+    use arrow::datatypes::{DataType, Field};
+    let item = std::sync::Arc::new(Field::new("item", DataType::Boolean, true));
+    Ok(std::sync::Arc::new(FixedSizeListArray::try_new(
+        item,
+        n as i32,
+        std::sync::Arc::new(BooleanArray::from(values)),
+        None,
+    )?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,30 +279,4 @@ mod tests {
         assert!(generate("nope", 100, 1).is_err());
         assert!(generate(gw::NAME, 5, 1).is_err());
     }
-}
-
-/// `FixedSizeList<Float32>` column of `n` elements per row from flat values.
-pub(crate) fn fsl_f32(values: Vec<f32>, n: usize) -> Result<arrow::array::ArrayRef> {
-    use arrow::array::{FixedSizeListArray, Float32Array};
-    use arrow::datatypes::{DataType, Field};
-    let item = std::sync::Arc::new(Field::new("item", DataType::Float32, true));
-    Ok(std::sync::Arc::new(FixedSizeListArray::try_new(
-        item,
-        n as i32,
-        std::sync::Arc::new(Float32Array::from(values)),
-        None,
-    )?))
-}
-
-/// `FixedSizeList<Boolean>` column of `n` elements per row from flat values.
-pub(crate) fn fsl_bool(values: Vec<bool>, n: usize) -> Result<arrow::array::ArrayRef> {
-    use arrow::array::{BooleanArray, FixedSizeListArray};
-    use arrow::datatypes::{DataType, Field};
-    let item = std::sync::Arc::new(Field::new("item", DataType::Boolean, true));
-    Ok(std::sync::Arc::new(FixedSizeListArray::try_new(
-        item,
-        n as i32,
-        std::sync::Arc::new(BooleanArray::from(values)),
-        None,
-    )?))
 }

@@ -169,13 +169,13 @@ pub fn datacite_xml(ds: &DatasetMeta, v: &VersionMeta, base_url: &str) -> String
         "    <relatedIdentifier relatedIdentifierType=\"URL\" relationType=\"IsVersionOf\">{}</relatedIdentifier>\n",
         xml_escape(&dataset_url(base_url, &ds.slug))
     ));
-    if let (Some(concept), Some(vdoi)) = (ds.doi.as_deref(), v.doi.as_deref()) {
-        if concept != vdoi {
-            x.push_str(&format!(
-                "    <relatedIdentifier relatedIdentifierType=\"DOI\" relationType=\"IsVersionOf\">{}</relatedIdentifier>\n",
-                xml_escape(super::bare_doi(concept))
-            ));
-        }
+    if let (Some(concept), Some(vdoi)) = (ds.doi.as_deref(), v.doi.as_deref())
+        && concept != vdoi
+    {
+        x.push_str(&format!(
+            "    <relatedIdentifier relatedIdentifierType=\"DOI\" relationType=\"IsVersionOf\">{}</relatedIdentifier>\n",
+            xml_escape(super::bare_doi(concept))
+        ));
     }
     x.push_str(&format!(
         "    <relatedIdentifier relatedIdentifierType=\"URL\" relationType=\"HasMetadata\" relatedMetadataScheme=\"Croissant\" schemeURI=\"http://mlcommons.org/croissant/1.1\">{}</relatedIdentifier>\n",
@@ -261,10 +261,10 @@ pub fn datacite_json(ds: &DatasetMeta, v: &VersionMeta, base_url: &str) -> Value
         json!({"relatedIdentifier": croissant_url(base_url, &ds.slug, &v.version), "relatedIdentifierType": "URL",
                "relationType": "HasMetadata", "relatedMetadataScheme": "Croissant", "schemeUri": "http://mlcommons.org/croissant/1.1"}),
     ];
-    if let (Some(concept), Some(vdoi)) = (ds.doi.as_deref(), v.doi.as_deref()) {
-        if concept != vdoi {
-            related.push(json!({"relatedIdentifier": super::bare_doi(concept), "relatedIdentifierType": "DOI", "relationType": "IsVersionOf"}));
-        }
+    if let (Some(concept), Some(vdoi)) = (ds.doi.as_deref(), v.doi.as_deref())
+        && concept != vdoi
+    {
+        related.push(json!({"relatedIdentifier": super::bare_doi(concept), "relatedIdentifierType": "DOI", "relationType": "IsVersionOf"}));
     }
     let mut descriptions = vec![
         json!({"description": ds.description, "descriptionType": "Abstract", "lang": "en"}),
