@@ -37,6 +37,18 @@ enum Command {
     /// Manage the private PostgreSQL cluster.
     #[command(subcommand)]
     Db(commands::db::DbCommand),
+    /// Compile an ONNX/QONNX model to the fixed-point IR and print its summary.
+    Compile(commands::compile::CompileArgs),
+    /// Run the bit-exact simulator over a Parquet file.
+    Simulate(commands::simulate::SimulateArgs),
+    /// Create, update, check or import challenges.
+    #[command(subcommand)]
+    Challenge(commands::challenge::ChallengeCommand),
+    /// Submit a model to a challenge on a running server.
+    Submit(commands::submit::SubmitArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +71,11 @@ fn main() -> ExitCode {
             Command::Worker(args) => commands::worker::run(&cli.config, args).await,
             Command::Migrate => commands::migrate::run(&cli.config).await,
             Command::Db(command) => commands::db::run(&cli.config, command).await,
+            Command::Compile(args) => commands::compile::run(args),
+            Command::Simulate(args) => commands::simulate::run(args),
+            Command::Challenge(command) => commands::challenge::run(&cli.config, command).await,
+            Command::Submit(args) => commands::submit::run(args).await,
+            Command::Token(command) => commands::token::run(&cli.config, command).await,
         }
     });
     match outcome {

@@ -77,6 +77,21 @@ pub struct InputSpec {
     pub shape: Option<Vec<usize>>,
 }
 
+impl InputSpec {
+    /// Whether a model whose declared input shape is `model_shape` (with or
+    /// without its leading batch dimension of 1) takes this input.
+    pub fn accepts(&self, model_shape: &[usize]) -> bool {
+        let Some(expected) = &self.shape else {
+            return true;
+        };
+        let without_batch = match model_shape.split_first() {
+            Some((1, rest)) if rest.len() == expected.len() => rest,
+            _ => model_shape,
+        };
+        without_batch == expected.as_slice()
+    }
+}
+
 /// How a model output becomes the score compared with the label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

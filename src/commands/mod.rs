@@ -1,7 +1,12 @@
 //! One module per subcommand.
 
+pub mod challenge;
+pub mod compile;
 pub mod db;
 pub mod migrate;
 pub mod serve;
+pub mod simulate;
+pub mod submit;
+pub mod token;
 pub mod up;
 pub mod worker;

@@ -35,6 +35,11 @@ pub async fn run(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
 }
 
 /// Every job kind this binary knows.
-pub fn registry(_platform: &Platform) -> worker::Registry {
-    worker::Registry::new().with(worker::SleepHandler)
+pub fn registry(platform: &Platform) -> worker::Registry {
+    worker::Registry::new()
+        .with(worker::SleepHandler)
+        .with(worker::EvaluateHandler {
+            pool: platform.pool.clone(),
+            store: platform.store.clone(),
+        })
 }

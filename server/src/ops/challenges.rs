@@ -18,6 +18,8 @@ pub fn parse(text: &str) -> Result<Challenge, ApiError> {
 /// Check `challenge` against its dataset and resolve `latest`; returns the
 /// dataset version id and the organizers' user ids.
 async fn resolve(pool: &PgPool, challenge: &mut Challenge) -> Result<(Uuid, Vec<Uuid>), ApiError> {
+    toolflow::hw::devices::device(&challenge.target.part)
+        .map_err(|e| ApiError::BadRequest(format!("`target.part`: {e}")))?;
     let dataset = &challenge.dataset;
     let row = db::datasets::version(pool, &dataset.slug, &dataset.version)
         .await?

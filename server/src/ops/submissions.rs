@@ -129,7 +129,7 @@ async fn check_limits(
 async fn check_model(upload: &Upload, challenge: &Challenge) -> Result<(), ApiError> {
     let model = upload.model.clone();
     let config = upload.config.clone();
-    let expected = challenge.input.shape.clone();
+    let input = challenge.input.clone();
     tokio::task::spawn_blocking(move || {
         let config = config
             .as_deref()
@@ -138,13 +138,11 @@ async fn check_model(upload: &Upload, challenge: &Challenge) -> Result<(), ApiEr
             .map_err(|e| ApiError::Unprocessable(format!("`config`: {e}")))?;
         let compiled = toolflow::compile(&model, config.as_ref(), &toolflow::Limits::default())
             .map_err(|e| ApiError::Unprocessable(format!("`model`: {e}")))?;
-        if let Some(shape) = expected
-            && compiled.input_shape() != shape.as_slice()
-        {
+        if !input.accepts(compiled.input_shape()) {
             return Err(ApiError::Unprocessable(format!(
-                "`model`: its input has shape {:?}; this challenge feeds {:?}",
+                "`model`: its input has shape {:?}; this challenge feeds {:?} per sample",
                 compiled.input_shape(),
-                shape
+                input.shape.unwrap_or_default()
             )));
         }
         Ok(())

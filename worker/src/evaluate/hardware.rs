@@ -1,4 +1,6 @@
-//! Hardware figures of a compiled model for the challenge's target.
+//! Hardware figures of a compiled model for the challenge's target: the
+//! analytical estimate (milliseconds, every submission). The report records
+//! the tier of each figure.
 
 use challenges::Target;
 use scoring::HardwareFigures;
@@ -8,24 +10,71 @@ use super::Log;
 
 pub struct Hardware {
     pub figures: HardwareFigures,
-    /// The full hardware report (JSON), with the tier of each figure.
+    /// The hardware report (JSON), with the tier of each figure.
     pub report: Value,
 }
 
-/// The estimate tier (and the synthesized tier when asked and available).
+/// Estimate the design on the target. A model the estimator cannot price is a
+/// fault of the submission (reported with the reason).
 pub fn figures(
     model: &toolflow::CompiledModel,
     target: &Target,
-    _synthesize: bool,
+    synthesize: bool,
     log: &mut Log,
-) -> Hardware {
-    let _ = model;
+) -> Result<Hardware, String> {
+    let device = toolflow::hw::devices::device(&target.part).map_err(|e| e.to_string())?;
+    let estimate = toolflow::hw::estimate::estimate(model, device, target.clock_ns)
+        .map_err(|e| format!("hardware estimate: {e}"))?;
     log.line(&format!(
-        "hardware target {} at {} ns",
-        target.part, target.clock_ns
+        "estimate ({} ms, {}): {} LUT, {} FF, {} DSP, {} BRAM36, {} cycles = {:.1} ns, II {}",
+        estimate.elapsed_ms.round(),
+        estimate.method,
+        estimate.lut + estimate.srl,
+        estimate.ff,
+        estimate.dsp,
+        estimate.bram36,
+        estimate.latency_cycles,
+        estimate.latency_ns,
+        estimate.ii
     ));
-    Hardware {
-        figures: HardwareFigures::default(),
-        report: json!({ "target": target.part, "clock_ns": target.clock_ns, "tiers": [] }),
+    if synthesize {
+        log.line("synthesis on request is not run by workers yet; the estimate tier is reported");
     }
+    let figures = HardwareFigures {
+        latency_ns: Some(estimate.latency_ns),
+        latency_cycles: Some(u64::from(estimate.latency_cycles)),
+        ii: Some(u64::from(estimate.ii)),
+        lut: Some(estimate.lut + estimate.srl),
+        ff: Some(estimate.ff),
+        dsp: Some(estimate.dsp),
+        bram: Some(estimate.bram36),
+    };
+    let device_info = json!({
+        "name": device.name, "part": device.part, "lut": device.lut, "ff": device.ff,
+        "dsp": device.dsp, "bram36": device.bram36,
+    });
+    let pct = |used: f64, total: u64| {
+        if total == 0 {
+            Value::Null
+        } else {
+            json!(100.0 * used / total as f64)
+        }
+    };
+    Ok(Hardware {
+        figures,
+        report: json!({
+            "tier": "estimate",
+            "device": device_info,
+            "clock_ns": target.clock_ns,
+            "estimate": estimate,
+            "utilization_pct": {
+                "lut": pct((estimate.lut + estimate.srl) as f64, device.lut),
+                "ff": pct(estimate.ff as f64, device.ff),
+                "dsp": pct(estimate.dsp as f64, device.dsp),
+                "bram36": pct(estimate.bram36, device.bram36),
+            },
+            "fits_device": estimate.lut + estimate.srl <= device.lut && estimate.ff <= device.ff
+                && estimate.dsp <= device.dsp && estimate.bram36 <= device.bram36 as f64,
+        }),
+    })
 }

@@ -158,13 +158,11 @@ impl EvaluateHandler {
             .map_err(|e| Stop::Submission(format!("precision configuration: {e}")))?;
         let model = toolflow::compile(&model_bytes, config.as_ref(), &toolflow::Limits::default())
             .map_err(|e| Stop::Submission(format!("compiling the model: {e}")))?;
-        if let Some(shape) = &challenge.input.shape
-            && model.input_shape() != shape.as_slice()
-        {
+        if !challenge.input.accepts(model.input_shape()) {
             return Err(Stop::Submission(format!(
-                "the model input has shape {:?}; this challenge feeds {:?}",
+                "the model input has shape {:?}; this challenge feeds {:?} per sample",
                 model.input_shape(),
-                shape
+                challenge.input.shape.clone().unwrap_or_default()
             )));
         }
         log.line(&format!(
@@ -193,7 +191,8 @@ impl EvaluateHandler {
         ));
 
         self.advance(id, "synthesizing", log).await?;
-        let hardware = hardware::figures(&model, &challenge.target, challenge.synthesize, log);
+        let hardware = hardware::figures(&model, &challenge.target, challenge.synthesize, log)
+            .map_err(Stop::Submission)?;
 
         self.advance(id, "scoring", log).await?;
         let metric = challenge.metric;
