@@ -36,6 +36,12 @@ pub enum Error {
     /// Data handed to the simulator does not fit the model.
     #[error("input data: {0}")]
     Data(String),
+    /// Reading or writing Parquet failed.
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// Writing the output failed.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
     /// An Arrow operation failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),

@@ -79,6 +79,10 @@ pub struct Dense {
     pub accum: Accum,
     /// Frac of the exact product (input frac + weight frac).
     pub prod_frac: i32,
+    /// The weights as i16 when inputs and weights fit 16 bits and every partial
+    /// sum fits 31 bits: the simulator then uses 16x16->32-bit dot products.
+    #[serde(default, skip_serializing)]
+    pub w16: Option<Vec<i16>>,
 }
 
 /// Convolution parameters (1D convs are 2D with height 1). Data layout NCHW.
@@ -104,6 +108,9 @@ pub struct Conv {
     pub bias: Vec<i64>,
     pub accum: Accum,
     pub prod_frac: i32,
+    /// See [`Dense::w16`].
+    #[serde(default, skip_serializing)]
+    pub w16: Option<Vec<i16>>,
 }
 
 /// Elementwise binary operation with numpy broadcasting.

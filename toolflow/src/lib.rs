@@ -27,6 +27,7 @@ pub use error::{Error, Result};
 pub use fixed::{FixedType, Overflow, Rounding};
 pub use limits::Limits;
 pub use sim::arrow::simulate_batch;
+pub use sim::parquet::{StreamStats, simulate_parquet};
 pub use summary::Summary;
 
 /// A compiled model: the IR plus its summary.

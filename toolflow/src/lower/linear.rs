@@ -181,6 +181,22 @@ fn bounds(
     Ok((lo.min(hi), hi.max(lo), maxabs))
 }
 
+/// i16 copies of the weights when the 16-bit kernel is provably exact.
+fn narrow(node: &Node, p: &Params, k: usize, x: XRange) -> Option<Vec<i16>> {
+    let i16r = |v: i64| (i16::MIN as i64..=i16::MAX as i64).contains(&v);
+    if !matches!(p.accum, Accum::Exact { wide: false, .. })
+        || !i16r(x.lo)
+        || !i16r(x.hi)
+        || !p.w.iter().all(|&w| i16r(w))
+    {
+        return None;
+    }
+    let (_, _, maxabs) = bounds(node, &p.w, k, &p.bias, x.lo, x.hi).ok()?;
+    let no_bias = vec![0; p.bias.len()];
+    let (_, _, dot_max) = bounds(node, &p.w, k, &no_bias, x.lo, x.hi).ok()?;
+    (maxabs.max(dot_max) < 1i128 << 31).then(|| p.w.iter().map(|&w| w as i16).collect())
+}
+
 /// Creates the accumulator output tensor for the parameters.
 fn out_tensor(ctx: &mut Ctx, node: &Node, shape: Vec<usize>, p: &Params) -> Result<usize> {
     let name = &node.outputs[0];
@@ -232,18 +248,13 @@ pub fn dense(ctx: &mut Ctx, node: &Node) -> Result<()> {
         None
     };
     let info = ctx.info(x).clone();
-    let p = params(
-        ctx,
-        node,
-        &w,
-        k,
-        bias,
-        XRange {
-            lo: info.lo,
-            hi: info.hi,
-            frac: info.ty.frac,
-        },
-    )?;
+    let xr = XRange {
+        lo: info.lo,
+        hi: info.hi,
+        frac: info.ty.frac,
+    };
+    let p = params(ctx, node, &w, k, bias, xr)?;
+    let w16 = narrow(node, &p, k, xr);
     let outer: usize = xs[..xs.len() - 1].iter().product();
     let mut shape = xs.clone();
     if let Some(l) = shape.last_mut() {
@@ -265,6 +276,7 @@ pub fn dense(ctx: &mut Ctx, node: &Node) -> Result<()> {
         bias: p.bias,
         accum: p.accum,
         prod_frac: p.prod_frac,
+        w16,
     };
     ctx.push_layer(&node.name, &node.op, LayerKind::Dense(d), vec![x], out);
     ctx.finish(node, out)
@@ -481,18 +493,13 @@ pub fn conv(ctx: &mut Ctx, node: &Node) -> Result<()> {
         return Err(shape_err(node, format!("empty weights {:?}", w.shape)));
     }
     let info = ctx.info(x).clone();
-    let p = params(
-        ctx,
-        node,
-        &w.data,
-        kk,
-        bias,
-        XRange {
-            lo: info.lo.min(0),
-            hi: info.hi.max(0),
-            frac: info.ty.frac,
-        },
-    )?;
+    let xr = XRange {
+        lo: info.lo.min(0),
+        hi: info.hi.max(0),
+        frac: info.ty.frac,
+    };
+    let p = params(ctx, node, &w.data, kk, bias, xr)?;
+    let w16 = narrow(node, &p, kk, xr);
     ctx.account(
         node,
         (p.w.len() + p.bias.len()) as u64,
@@ -523,6 +530,7 @@ pub fn conv(ctx: &mut Ctx, node: &Node) -> Result<()> {
         bias: p.bias,
         accum: p.accum,
         prod_frac: p.prod_frac,
+        w16,
     };
     ctx.push_layer(&node.name, &node.op, LayerKind::Conv(cv), vec![x], out);
     ctx.finish(node, out)

@@ -4,6 +4,7 @@
 
 pub mod arrow;
 mod kernels;
+pub mod parquet;
 mod pointwise;
 
 use rayon::prelude::*;
