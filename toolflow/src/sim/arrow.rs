@@ -45,7 +45,11 @@ pub fn output_batch(y: Vec<f32>, out_len: usize) -> Result<RecordBatch> {
 }
 
 /// Flattens the input rows into `n * input_len` floats.
-pub fn input_matrix(batch: &RecordBatch, column: Option<&str>, input_len: usize) -> Result<Vec<f32>> {
+pub fn input_matrix(
+    batch: &RecordBatch,
+    column: Option<&str>,
+    input_len: usize,
+) -> Result<Vec<f32>> {
     let schema = batch.schema();
     let name = column.or_else(|| schema.column_with_name("x").map(|_| "x"));
     match name {
