@@ -101,6 +101,15 @@ fn up_serves_then_stops_cleanly_and_reuses_its_cluster() {
     let mut first = spawn_up(&data, port);
     wait_ready(&mut first, port);
     assert_eq!(http_status(port, "/healthz"), Some(200));
+    // The database outlives idle runtime threads (tokio retires blocking threads
+    // after 10 s; the server must not be tied to one of them).
+    std::thread::sleep(Duration::from_secs(12));
+    assert_eq!(
+        http_status(port, "/readyz"),
+        Some(200),
+        "database gone after 12 s"
+    );
+    assert_eq!(http_status(port, "/api/v1/challenges"), Some(200));
     assert!(cluster_status(&data).starts_with("running"));
     let out = interrupt(first);
     let log = String::from_utf8_lossy(&out.stderr);

@@ -64,7 +64,81 @@ pub struct Cluster {
     dir: PathBuf,
     port: u16,
     password: String,
-    child: Option<Child>,
+    server: Option<Supervisor>,
+}
+
+/// The thread that started the server and owns it. The parent-death signal of
+/// the server is tied to the thread that forked it (not to the process), so
+/// that thread must live exactly as long as the server: it waits for the stop
+/// request, stops the server, and only then exits.
+#[derive(Debug)]
+struct Supervisor {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<Result<()>>,
+    /// Set when the server exited on its own (with its status).
+    exited: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Supervisor {
+    fn start(spawn: impl FnOnce() -> Result<Child> + Send + 'static) -> Result<Supervisor> {
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<()>>();
+        let exited = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let exited_in_thread = exited.clone();
+        let thread = std::thread::Builder::new()
+            .name("postgres-supervisor".into())
+            .spawn(move || {
+                let mut child = match spawn() {
+                    Ok(child) => {
+                        let _ = started_tx.send(Ok(()));
+                        child
+                    }
+                    Err(e) => {
+                        let _ = started_tx.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                loop {
+                    match stop_rx.recv_timeout(Duration::from_millis(200)) {
+                        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                            return stop_child(child);
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            if let Ok(Some(status)) = child.try_wait() {
+                                if let Ok(mut slot) = exited_in_thread.lock() {
+                                    *slot = Some(status.to_string());
+                                }
+                                // Stay until asked to stop, so `stop` has one path.
+                                let _ = stop_rx.recv();
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            })
+            .map_err(Error::io("starting the supervisor thread"))?;
+        started_rx.recv().map_err(|_| Error::Tool {
+            tool: "postgres".into(),
+            detail: "the supervisor thread died".into(),
+        })??;
+        Ok(Supervisor {
+            stop: stop_tx,
+            thread,
+            exited,
+        })
+    }
+
+    fn exit_status(&self) -> Option<String> {
+        self.exited.lock().ok().and_then(|slot| slot.clone())
+    }
+
+    fn stop(self) -> Result<()> {
+        let _ = self.stop.send(());
+        self.thread.join().map_err(|_| Error::Tool {
+            tool: "postgres".into(),
+            detail: "the supervisor thread panicked".into(),
+        })?
+    }
 }
 
 /// The PostgreSQL server programs we need.
@@ -117,15 +191,15 @@ impl Cluster {
 
     /// Whether this process started the server (and so stops it).
     pub fn is_owned(&self) -> bool {
-        self.child.is_some()
+        self.server.is_some()
     }
 
     /// Fast shutdown: active sessions are disconnected, the server checkpoints and exits.
     pub async fn stop(mut self) -> Result<()> {
-        let Some(child) = self.child.take() else {
+        let Some(server) = self.server.take() else {
             return Ok(());
         };
-        tokio::task::spawn_blocking(move || stop_child(child))
+        tokio::task::spawn_blocking(move || server.stop())
             .await
             .map_err(|e| Error::Tool {
                 tool: "cluster stop".into(),
@@ -179,7 +253,7 @@ fn start_blocking(options: &ClusterOptions) -> Result<Cluster> {
             dir,
             port,
             password,
-            child: None,
+            server: None,
         };
         wait_ready(&cluster.url_for("postgres"), &cluster.dir, None)?;
         return Ok(cluster);
@@ -192,17 +266,20 @@ fn start_blocking(options: &ClusterOptions) -> Result<Cluster> {
         Some(port) => ensure_port_free(port)?,
         None => free_port()?,
     };
-    let child = spawn_server(&binaries, run_as, &dir, &pgdata, port, options)?;
+    let server = {
+        let (dir, pgdata, options) = (dir.clone(), pgdata.clone(), options.clone());
+        Supervisor::start(move || spawn_server(&binaries, run_as, &dir, &pgdata, port, &options))?
+    };
     let mut cluster = Cluster {
         dir,
         port,
         password,
-        child: Some(child),
+        server: Some(server),
     };
     let admin_url = cluster.url_for("postgres");
-    if let Err(e) = wait_ready(&admin_url, &cluster.dir, cluster.child.as_mut()) {
-        if let Some(child) = cluster.child.take() {
-            let _ = stop_child(child);
+    if let Err(e) = wait_ready(&admin_url, &cluster.dir, cluster.server.as_ref()) {
+        if let Some(server) = cluster.server.take() {
+            let _ = server.stop();
         }
         return Err(e);
     }
@@ -443,7 +520,7 @@ fn spawn_server(
 }
 
 /// Poll until the server accepts a login, or it exits, or time runs out.
-fn wait_ready(url: &str, dir: &Path, mut child: Option<&mut Child>) -> Result<()> {
+fn wait_ready(url: &str, dir: &Path, server: Option<&Supervisor>) -> Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
     let log = dir.join("postgres.log");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -451,9 +528,7 @@ fn wait_ready(url: &str, dir: &Path, mut child: Option<&mut Child>) -> Result<()
         .build()
         .map_err(Error::io("creating a runtime"))?;
     loop {
-        if let Some(child) = child.as_deref_mut()
-            && let Ok(Some(status)) = child.try_wait()
-        {
+        if let Some(status) = server.and_then(Supervisor::exit_status) {
             return Err(Error::Tool {
                 tool: "postgres".into(),
                 detail: format!("exited with {status}: {}", log_tail(&log)),
