@@ -203,7 +203,11 @@ pub fn last_day_threshold(
     for s in 0..stations {
         select[(s * days + days - 1) * stations + s] = 1.0;
     }
-    let negative: Vec<f32> = thresholds.iter().map(|t| -t.round()).collect();
+    // On the 2^-10 grid of the fixed<16,6> configuration, so the threshold is exact.
+    let negative: Vec<f32> = thresholds
+        .iter()
+        .map(|t| -(t * 1024.0).round() / 1024.0)
+        .collect();
     let onnx = ModelBuilder::new("x", &[1, stations as i64, days as i64])
         .init_i64("shape", &[2], &[1, d as i64])
         .init("select", &[d as i64, stations as i64], &select)

@@ -106,7 +106,7 @@ fn fit_baseline(
             baselines::pca_autoencoder(train, &[256], 4, "Model:\n  Precision: fixed<16,6>\n")
         }
         "coastal-flooding" => {
-            baselines::last_day_threshold(train, 12, 7, "Model:\n  Precision: fixed<24,14>\n")
+            baselines::last_day_threshold(train, 12, 7, "Model:\n  Precision: fixed<16,6>\n")
         }
         other => anyhow::bail!("no baseline for {other}"),
     }
