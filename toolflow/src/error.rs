@@ -45,6 +45,18 @@ pub enum Error {
     /// An Arrow operation failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// The hardware back end (RTL generation, estimator) cannot handle the model.
+    #[error("hardware: {0}")]
+    Hardware(String),
+    /// An external tool (Verilator, Icarus, Yosys) is not installed.
+    #[error("{tool} is not installed (not found on PATH); {hint}")]
+    ToolMissing { tool: String, hint: String },
+    /// An external tool failed, timed out or produced output we cannot read.
+    #[error("{tool}: {detail}")]
+    Tool { tool: String, detail: String },
+    /// A file in a hardware work directory could not be read or written.
+    #[error("{path}: {detail}")]
+    HwFile { path: String, detail: String },
 }
 
 /// Result alias used throughout the crate.

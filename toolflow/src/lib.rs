@@ -15,6 +15,7 @@ pub mod cleanup;
 pub mod config;
 pub mod error;
 pub mod fixed;
+pub mod hw;
 pub mod ir;
 pub mod limits;
 mod lower;

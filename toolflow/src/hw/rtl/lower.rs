@@ -1,0 +1,486 @@
+//! IR -> datapath netlist. Each layer is expanded element by element with
+//! exactly the simulator's integer semantics (`sim/kernels.rs`,
+//! `sim/pointwise.rs`), so the RTL matches the simulator bit for bit.
+
+use crate::error::{Error, Result};
+use crate::fixed::Overflow;
+use crate::ir::{Accum, BinOp, Conv, Dense, ElemQuant, Layer, LayerKind, Model, Operand, Requant};
+
+use super::net::{Net, NodeId, OutPort, Port, Term};
+
+/// Options of the netlist builder.
+#[derive(Debug, Clone)]
+pub struct NetOptions {
+    pub max_nodes: usize,
+    pub dsp_threshold_bits: u32,
+}
+
+impl Default for NetOptions {
+    fn default() -> Self {
+        NetOptions {
+            max_nodes: 4_000_000,
+            dsp_threshold_bits: 55,
+        }
+    }
+}
+
+/// Builds the netlist of a whole model. The RTL input ports are the outputs
+/// of the float-input layers (`InputQuant`, `InputCast`): the hardware
+/// receives already quantized raw integers.
+pub fn build(model: &Model, opts: &NetOptions) -> Result<Net> {
+    let mut net = Net::new(opts.max_nodes, opts.dsp_threshold_bits);
+    let mut vals: Vec<Option<Vec<NodeId>>> = vec![None; model.tensors.len()];
+    for layer in &model.layers {
+        let out = lower_layer(&mut net, model, layer, &vals)?;
+        vals[layer.output] = Some(out);
+    }
+    for (k, &t) in model.outputs.iter().enumerate() {
+        let info = &model.tensors[t];
+        let nodes = vals[t]
+            .clone()
+            .ok_or_else(|| Error::Hardware(format!("output '{}' is never computed", info.name)))?;
+        let mut packed = Vec::with_capacity(nodes.len());
+        for n in nodes {
+            // The simulator's values always fit the container type; wrapping is a no-op guard.
+            packed.push(net.wrap(n, info.ty.width, info.ty.signed)?);
+        }
+        net.outputs.push(OutPort {
+            name: format!("y{k}"),
+            tensor: t,
+            width: info.ty.width,
+            signed: info.ty.signed,
+            nodes: packed,
+        });
+    }
+    Ok(net)
+}
+
+fn hw_err(layer: &Layer, what: &str) -> Error {
+    Error::Hardware(format!("layer '{}' ({}): {what}", layer.name, layer.op))
+}
+
+fn lower_layer(
+    net: &mut Net,
+    model: &Model,
+    layer: &Layer,
+    vals: &[Option<Vec<NodeId>>],
+) -> Result<Vec<NodeId>> {
+    let out_info = &model.tensors[layer.output];
+    let input = |k: usize| -> Result<&Vec<NodeId>> {
+        layer
+            .inputs
+            .get(k)
+            .and_then(|&t| vals[t].as_ref())
+            .ok_or_else(|| hw_err(layer, "input not computed"))
+    };
+    let in_frac = |k: usize| layer.inputs.get(k).map(|&t| model.tensors[t].ty.frac);
+    match &layer.kind {
+        LayerKind::InputQuant(_) | LayerKind::InputCast(_) => {
+            let port = net.inputs.len() as u32;
+            net.inputs.push(Port {
+                name: format!("x{port}"),
+                tensor: layer.output,
+                elems: out_info.elems(),
+                width: out_info.ty.width,
+                signed: out_info.ty.signed,
+            });
+            (0..out_info.elems())
+                .map(|e| net.input(port, e as u32, out_info.lo as i128, out_info.hi as i128))
+                .collect()
+        }
+        LayerKind::Requant(rq) => {
+            let a = input(0)?.clone();
+            let elems = out_info.elems().max(1);
+            a.iter()
+                .enumerate()
+                .map(|(i, &x)| {
+                    let p = if rq.params.len() == 1 {
+                        rq.params[0]
+                    } else {
+                        *rq.params
+                            .get(i % elems)
+                            .ok_or_else(|| hw_err(layer, "missing requant parameters"))?
+                    };
+                    requant(net, x, &p, rq)
+                })
+                .collect()
+        }
+        LayerKind::Cast => {
+            let from = in_frac(0).unwrap_or(0);
+            let a = input(0)?.clone();
+            a.iter().map(|&x| net.cast(x, from, &out_info.ty)).collect()
+        }
+        LayerKind::Dense(d) => dense(net, d, input(0)?),
+        LayerKind::Conv(c) => conv(net, c, input(0)?),
+        LayerKind::Relu => {
+            let a = input(0)?.clone();
+            a.iter().map(|&x| net.relu(x)).collect()
+        }
+        LayerKind::LeakyRelu { alpha, alpha_frac } => {
+            let a = input(0)?.clone();
+            a.iter()
+                .map(|&x| {
+                    let neg = net.mul_const_node(x, *alpha as i128)?;
+                    let pos = net.shl(x, *alpha_frac)?;
+                    net.select(x, neg, pos)
+                })
+                .collect()
+        }
+        LayerKind::Clip { shift, lo, hi } => {
+            let a = input(0)?.clone();
+            a.iter()
+                .map(|&x| {
+                    let v = net.shl(x, *shift)?;
+                    net.clamp(v, *lo as i128, *hi as i128)
+                })
+                .collect()
+        }
+        LayerKind::Binary(b) => {
+            let a = input(0)?.clone();
+            let bt: Option<Vec<NodeId>> = match &b.b {
+                Operand::Tensor => Some(input(1)?.clone()),
+                Operand::Const(_) => None,
+            };
+            (0..out_info.elems())
+                .map(|e| {
+                    let ia = b.a_index.as_ref().map_or(e, |ix| ix[e] as usize);
+                    let ib = b.b_index.as_ref().map_or(e, |ix| ix[e] as usize);
+                    let x = match a.get(ia) {
+                        Some(&n) => n,
+                        None => net.konst(0)?,
+                    };
+                    let y = match (&b.b, &bt) {
+                        (Operand::Const(c), _) => {
+                            net.konst(c.get(ib).copied().unwrap_or(0) as i128)?
+                        }
+                        (Operand::Tensor, Some(v)) => match v.get(ib) {
+                            Some(&n) => n,
+                            None => net.konst(0)?,
+                        },
+                        (Operand::Tensor, None) => net.konst(0)?,
+                    };
+                    let x = net.shl(x, b.a_shift)?;
+                    let y = net.shl(y, b.b_shift)?;
+                    match b.op {
+                        BinOp::Add => {
+                            let t = net.add(Term::of(x), Term::of(y))?;
+                            net.node_of(t)
+                        }
+                        BinOp::Sub => net.sub(x, y),
+                        BinOp::RSub => net.sub(y, x),
+                        BinOp::Mul => net.mul(x, y),
+                    }
+                })
+                .collect()
+        }
+        LayerKind::Table(t) => {
+            let a = input(0)?.clone();
+            let n = t.table.len() as i128;
+            a.iter()
+                .map(|&x| {
+                    let i = scaled_index(net, x, t.index_shift)?;
+                    let i = net.clamp(i, -n, n)?;
+                    let i = net.add_const(i, n / 2)?;
+                    let i = net.clamp(i, 0, n - 1)?;
+                    net.rom(i, &t.table)
+                })
+                .collect()
+        }
+        LayerKind::Softmax(s) => {
+            let a = input(0)?.clone();
+            let (n_exp, n_inv) = (s.exp_table.len() as i128, s.inv_table.len() as i128);
+            let mut out = Vec::with_capacity(a.len());
+            for row in a.chunks(s.n.max(1)) {
+                let m = net.max_tree(row.to_vec())?;
+                let mut exps = Vec::with_capacity(row.len());
+                for &v in row {
+                    let d = net.sub(m, v)?;
+                    let i = scaled_index(net, d, s.exp_index_shift)?;
+                    let i = net.clamp(i, 0, n_exp - 1)?;
+                    exps.push(net.rom(i, &s.exp_table)?);
+                }
+                let sum = net.sum(exps.iter().map(|&e| Term::of(e)).collect())?;
+                let sum = net.node_of(sum)?;
+                let j = net.round(sum, s.inv_index_shift.min(62), crate::fixed::Rounding::Trn)?;
+                let j = net.clamp(j, 0, n_inv - 1)?;
+                let inv = net.rom(j, &s.inv_table)?;
+                for e in exps {
+                    out.push(net.mul(e, inv)?);
+                }
+            }
+            Ok(out)
+        }
+        LayerKind::Pool(p) => {
+            let a = input(0)?.clone();
+            let mut out = Vec::with_capacity(p.c * p.out_h * p.out_w);
+            for ch in 0..p.c {
+                for oy in 0..p.out_h {
+                    for ox in 0..p.out_w {
+                        let mut win = Vec::new();
+                        for ky in 0..p.k[0] {
+                            let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize
+                                - p.pad[0] as isize;
+                            for kx in 0..p.k[1] {
+                                let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize
+                                    - p.pad[1] as isize;
+                                if iy < 0
+                                    || ix < 0
+                                    || iy as usize >= p.in_h
+                                    || ix as usize >= p.in_w
+                                {
+                                    continue;
+                                }
+                                let idx = (ch * p.in_h + iy as usize) * p.in_w + ix as usize;
+                                win.push(*a.get(idx).ok_or_else(|| hw_err(layer, "pool index"))?);
+                            }
+                        }
+                        let v = if p.max {
+                            net.max_tree(win)?
+                        } else {
+                            let count = if p.count_include_pad {
+                                p.k[0] * p.k[1]
+                            } else {
+                                win.len()
+                            };
+                            let r = p.recip.get(count).copied().unwrap_or(0) as i128;
+                            let s = net.sum(win.iter().map(|&x| Term::of(x)).collect())?;
+                            let s = net.node_of(s)?;
+                            net.mul_const_node(s, r)?
+                        };
+                        out.push(v);
+                    }
+                }
+            }
+            Ok(out)
+        }
+        LayerKind::MultiThreshold(m) => {
+            let a = input(0)?.clone();
+            let elems = out_info.elems().max(1);
+            a.iter()
+                .enumerate()
+                .map(|(i, &x)| {
+                    let ch = *m
+                        .channel
+                        .get(i % elems)
+                        .ok_or_else(|| hw_err(layer, "threshold channel"))?
+                        as usize;
+                    let th = m
+                        .thresholds
+                        .get(ch)
+                        .ok_or_else(|| hw_err(layer, "threshold channel"))?;
+                    let mut bits = Vec::with_capacity(th.len());
+                    for &t in th {
+                        bits.push(Term::of(net.ge(x, t as i128)?));
+                    }
+                    let count = net.sum(bits)?;
+                    let count = net.node_of(count)?;
+                    let scaled = net.mul_const_node(count, m.scale as i128)?;
+                    net.add_const(scaled, m.bias as i128)
+                })
+                .collect()
+        }
+        LayerKind::Gather { src, shifts } => {
+            if src.is_empty() {
+                return Ok(input(0)?.clone());
+            }
+            src.iter()
+                .map(|&(k, j)| {
+                    let v = *input(k as usize)?
+                        .get(j as usize)
+                        .ok_or_else(|| hw_err(layer, "gather index"))?;
+                    net.shl(v, shifts.get(k as usize).copied().unwrap_or(0))
+                })
+                .collect()
+        }
+    }
+}
+
+/// `trunc0(x * 2^shift)` as the simulator's `scaled_index`.
+fn scaled_index(net: &mut Net, x: NodeId, shift: i32) -> Result<NodeId> {
+    if shift >= 0 {
+        let lim = 1i128 << 40;
+        let (lo, hi) = (net.node(x).lo, net.node(x).hi);
+        // Clamp before shifting so the wire stays narrow; same result after the later clamps.
+        let s = shift.min(60) as u32;
+        let bound = lim >> s.min(40);
+        let x = if lo < -bound || hi > bound {
+            net.clamp(x, -bound - 1, bound + 1)?
+        } else {
+            x
+        };
+        let v = net.shl(x, s)?;
+        net.clamp(v, -lim, lim)
+    } else if shift <= -63 {
+        net.konst(0)
+    } else {
+        net.round(x, shift.unsigned_abs(), crate::fixed::Rounding::TrnZero)
+    }
+}
+
+/// QONNX requantization of one value (`sim::pointwise::requant_one`).
+fn requant(net: &mut Net, x: NodeId, p: &ElemQuant, rq: &Requant) -> Result<NodeId> {
+    let zp = p.zp as i128;
+    let (v, s) = if p.in_shift > 0 {
+        let s = p.in_shift as u32;
+        let zs = zp
+            .checked_mul(1i128 << s.min(100))
+            .ok_or_else(|| Error::Hardware("requant zero point too large".into()))?;
+        (net.add_const(x, zs)?, s)
+    } else {
+        let v = net.shl(x, p.in_shift.unsigned_abs())?;
+        (net.add_const(v, zp)?, 0)
+    };
+    let q = if rq.bipolar {
+        let (m1, p1) = (net.konst(-1)?, net.konst(1)?);
+        net.select(v, m1, p1)?
+    } else {
+        let r = net.round(v, s, rq.rounding)?;
+        net.clamp(r, rq.lo as i128, rq.hi as i128)?
+    };
+    let q = net.add_const(q, -zp)?;
+    net.shl(q, p.out_shift)
+}
+
+/// One accumulating output: `bias + Σ x_j w_j` with the layer's accumulator semantics.
+fn accumulate(
+    net: &mut Net,
+    xs: &[NodeId],
+    w: &[i64],
+    bias: i64,
+    accum: &Accum,
+    prod_frac: i32,
+) -> Result<NodeId> {
+    match accum {
+        Accum::Exact { ty, .. } => {
+            let mut terms = Vec::with_capacity(xs.len() + 1);
+            for (&x, &wv) in xs.iter().zip(w) {
+                if let Some(t) = net.mul_const(x, wv as i128)? {
+                    terms.push(t);
+                }
+            }
+            terms.push(net.const_term(bias as i128)?);
+            let s = net.sum(terms)?;
+            let s = net.node_of(s)?;
+            match ty {
+                Some(t) => net.overflow(s, t),
+                None => Ok(s),
+            }
+        }
+        Accum::PerProduct { ty } => {
+            let mut prods = Vec::with_capacity(xs.len());
+            for (&x, &wv) in xs.iter().zip(w) {
+                if wv == 0 {
+                    continue; // a zero product leaves an in-range accumulator unchanged
+                }
+                let p = net.mul_const_node(x, wv as i128)?;
+                prods.push(net.cast(p, prod_frac, ty)?);
+            }
+            let b = net.konst(bias as i128)?;
+            if ty.overflow == Overflow::Wrap {
+                let mut terms: Vec<Term> = prods.iter().map(|&p| Term::of(p)).collect();
+                terms.push(Term::of(b));
+                let s = net.sum(terms)?;
+                let s = net.node_of(s)?;
+                net.overflow(s, ty)
+            } else {
+                let mut acc = net.overflow(b, ty)?;
+                for p in prods {
+                    let t = net.add(Term::of(acc), Term::of(p))?;
+                    let s = net.node_of(t)?;
+                    acc = net.overflow(s, ty)?;
+                }
+                Ok(acc)
+            }
+        }
+    }
+}
+
+fn dense(net: &mut Net, d: &Dense, x: &[NodeId]) -> Result<Vec<NodeId>> {
+    let mut out = Vec::with_capacity(d.outer * d.n_out);
+    if d.weights.len() < d.n_in * d.n_out || d.bias.len() < d.n_out || x.len() < d.outer * d.n_in {
+        return Err(Error::Hardware(
+            "dense layer with inconsistent sizes".into(),
+        ));
+    }
+    for r in 0..d.outer {
+        let xr = &x[r * d.n_in..(r + 1) * d.n_in];
+        if matches!(d.accum, Accum::Exact { .. }) {
+            for (j, &xj) in xr.iter().enumerate() {
+                let col: Vec<i128> = (0..d.n_out)
+                    .map(|o| d.weights[o * d.n_in + j] as i128)
+                    .collect();
+                net.prepare_multiples(xj, &col)?;
+            }
+        }
+        for o in 0..d.n_out {
+            let w = &d.weights[o * d.n_in..(o + 1) * d.n_in];
+            out.push(accumulate(net, xr, w, d.bias[o], &d.accum, d.prod_frac)?);
+        }
+    }
+    Ok(out)
+}
+
+fn conv(net: &mut Net, c: &Conv, x: &[NodeId]) -> Result<Vec<NodeId>> {
+    let groups = c.groups.max(1);
+    let cg = c.in_c / groups;
+    let mg = c.out_c / groups;
+    let kk = cg * c.k_h * c.k_w;
+    if c.weights.len() < c.out_c * kk
+        || c.bias.len() < c.out_c
+        || x.len() < c.in_c * c.in_h * c.in_w
+    {
+        return Err(Error::Hardware("conv layer with inconsistent sizes".into()));
+    }
+    let positions = c.out_h * c.out_w;
+    let mut out = vec![0 as NodeId; c.out_c * positions];
+    let zero = net.konst(0)?;
+    // Pre-build the shared multiples per input element.
+    if matches!(c.accum, Accum::Exact { .. }) {
+        for g in 0..groups {
+            let ws: Vec<i128> = (g * mg..(g + 1) * mg)
+                .flat_map(|m| c.weights[m * kk..(m + 1) * kk].iter().map(|&v| v as i128))
+                .collect();
+            for ci in 0..cg {
+                let plane = (g * cg + ci) * c.in_h * c.in_w;
+                for p in 0..c.in_h * c.in_w {
+                    net.prepare_multiples(x[plane + p], &ws)?;
+                }
+            }
+        }
+    }
+    let mut col = vec![zero; kk];
+    for g in 0..groups {
+        for oy in 0..c.out_h {
+            for ox in 0..c.out_w {
+                let mut k = 0;
+                for ci in 0..cg {
+                    let plane = (g * cg + ci) * c.in_h * c.in_w;
+                    for ky in 0..c.k_h {
+                        let iy =
+                            (oy * c.stride[0] + ky * c.dilation[0]) as isize - c.pad[0] as isize;
+                        for kx in 0..c.k_w {
+                            let ix = (ox * c.stride[1] + kx * c.dilation[1]) as isize
+                                - c.pad[1] as isize;
+                            let inside = iy >= 0
+                                && ix >= 0
+                                && (iy as usize) < c.in_h
+                                && (ix as usize) < c.in_w;
+                            col[k] = if inside {
+                                x[plane + iy as usize * c.in_w + ix as usize]
+                            } else {
+                                zero
+                            };
+                            k += 1;
+                        }
+                    }
+                }
+                for m in g * mg..(g + 1) * mg {
+                    let w = &c.weights[m * kk..(m + 1) * kk];
+                    out[m * positions + oy * c.out_w + ox] =
+                        accumulate(net, &col, w, c.bias[m], &c.accum, c.prod_frac)?;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
