@@ -313,3 +313,104 @@ pub fn to_parquet(board: &Leaderboard) -> Result<Vec<u8>, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("leaderboard export: {e}")))?;
     Ok(buffer)
 }
+
+/// Croissant JSON-LD describing the leaderboard as a dataset: its CSV and
+/// Parquet exports (with sha256) and one record set with a field per column.
+pub fn croissant(
+    board: &Leaderboard,
+    challenge: &Challenge,
+    organizers: &[String],
+    base_url: &str,
+) -> Result<Value, ApiError> {
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+    let page = format!(
+        "{base_url}/api/v1/challenges/{}/leaderboard",
+        board.challenge
+    );
+    let query = format!("?phase={}", board.phase);
+    let csv = to_csv(board);
+    let parquet = to_parquet(board)?;
+    let types: [(&str, &str); 21] = [
+        ("rank", "sc:Integer"),
+        ("position", "sc:Integer"),
+        ("participant", "sc:Text"),
+        ("label", "sc:Text"),
+        ("is_baseline", "sc:Boolean"),
+        ("score", "sc:Float"),
+        ("latency_ns", "sc:Float"),
+        ("latency_cycles", "sc:Integer"),
+        ("ii", "sc:Integer"),
+        ("lut", "sc:Integer"),
+        ("ff", "sc:Integer"),
+        ("dsp", "sc:Integer"),
+        ("bram", "sc:Float"),
+        ("in_budget", "sc:Boolean"),
+        ("violations", "sc:Text"),
+        ("submission_id", "sc:Text"),
+        ("model_sha256", "sc:Text"),
+        ("dataset_version", "sc:Text"),
+        ("dataset_content_sha256", "sc:Text"),
+        ("toolflow_version", "sc:Text"),
+        ("submitted_at", "sc:DateTime"),
+    ];
+    let fields: Vec<Value> = types
+        .iter()
+        .map(|(name, data_type)| {
+            json!({
+                "@type": "cr:Field",
+                "@id": format!("leaderboard/{name}"),
+                "name": name,
+                "dataType": data_type,
+                "source": { "fileObject": { "@id": "leaderboard.csv" }, "extract": { "column": name } },
+            })
+        })
+        .collect();
+    let creators: Vec<Value> = organizers
+        .iter()
+        .map(|h| json!({ "@type": "sc:Person", "name": h }))
+        .collect();
+    Ok(json!({
+        "@context": datasets::metadata::croissant::context(),
+        "@type": "sc:Dataset",
+        "conformsTo": "http://mlcommons.org/croissant/1.1",
+        "name": format!("{}-{}-leaderboard", board.challenge, board.phase),
+        "description": format!(
+            "Leaderboard of the {} phase of the FastML Arena challenge `{}` ({}), scored with {} on the {} split of {} {}; hardware target {} at {} ns.",
+            board.phase, challenge.title, board.challenge, board.metric, board.split,
+            challenge.dataset.slug, challenge.dataset.version, challenge.target.part, challenge.target.clock_ns
+        ),
+        "url": format!("{page}{query}"),
+        "license": "https://creativecommons.org/licenses/by/4.0/",
+        "creator": creators,
+        "datePublished": chrono::Utc::now().date_naive().to_string(),
+        "version": "1.0.0",
+        "isBasedOn": format!("{base_url}/api/v1/datasets/{}/versions/{}", challenge.dataset.slug, challenge.dataset.version),
+        "keywords": ["leaderboard", "FPGA", "fast machine learning", "anomaly detection"],
+        "distribution": [
+            {
+                "@type": "cr:FileObject",
+                "@id": "leaderboard.csv",
+                "name": "leaderboard.csv",
+                "contentUrl": format!("{page}.csv{query}"),
+                "encodingFormat": "text/csv",
+                "sha256": hex::encode(Sha256::digest(csv.as_bytes())),
+            },
+            {
+                "@type": "cr:FileObject",
+                "@id": "leaderboard.parquet",
+                "name": "leaderboard.parquet",
+                "contentUrl": format!("{page}.parquet{query}"),
+                "encodingFormat": "application/x-parquet",
+                "sha256": hex::encode(Sha256::digest(&parquet)),
+            }
+        ],
+        "recordSet": [{
+            "@type": "cr:RecordSet",
+            "@id": "leaderboard",
+            "name": "leaderboard",
+            "description": "One row per leaderboard entry, best first.",
+            "field": fields,
+        }],
+    }))
+}

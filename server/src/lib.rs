@@ -10,6 +10,7 @@ mod health;
 pub mod leaderboard;
 pub mod ops;
 mod pages;
+pub mod pareto;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -251,6 +251,66 @@ async fn challenge_submissions_scoring_and_leaderboard() {
     let total: usize = reader.map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(total, 2);
 
+    // The Pareto plot and the leaderboard's own Croissant metadata.
+    let svg = app
+        .get(
+            "/api/v1/challenges/toy-trigger/leaderboard/pareto.svg",
+            None,
+        )
+        .await;
+    assert_eq!(svg.status, StatusCode::OK);
+    assert!(
+        svg.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/svg+xml")
+    );
+    let svg = svg.text();
+    assert!(svg.starts_with("<svg"), "{svg}");
+    assert_eq!(svg.matches("class=\"entry\"").count(), 2, "{svg}");
+    assert!(svg.contains(&good_id) && svg.contains("over budget"));
+    let area = app
+        .get(
+            "/api/v1/challenges/toy-trigger/leaderboard/pareto.svg?x=area",
+            None,
+        )
+        .await;
+    assert!(area.text().contains("LUT + 55"));
+    let bad_axis = app
+        .get(
+            "/api/v1/challenges/toy-trigger/leaderboard/pareto.svg?x=colour",
+            None,
+        )
+        .await;
+    assert_eq!(bad_axis.status, StatusCode::BAD_REQUEST);
+    let croissant = app
+        .get(
+            "/api/v1/challenges/toy-trigger/leaderboard/croissant.json",
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(croissant["@type"], "sc:Dataset");
+    assert_eq!(
+        croissant["recordSet"][0]["field"].as_array().unwrap().len(),
+        21
+    );
+    let csv_sha = croissant["distribution"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let csv_bytes = app
+        .get(
+            "/api/v1/challenges/toy-trigger/leaderboard.csv?phase=development",
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(
+        csv_sha,
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&csv_bytes))
+    );
+
     // The final phase is hidden: participants see neither its board nor its scores.
     let r = app
         .get(

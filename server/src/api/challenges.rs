@@ -37,6 +37,14 @@ pub fn routes() -> Router<AppState> {
             get(leaderboard_parquet),
         )
         .route(
+            "/api/v1/challenges/{slug}/leaderboard/pareto.svg",
+            get(leaderboard_pareto),
+        )
+        .route(
+            "/api/v1/challenges/{slug}/leaderboard/croissant.json",
+            get(leaderboard_croissant),
+        )
+        .route(
             "/api/v1/challenges/{slug}/phases/{phase}/publish",
             post(publish),
         )
@@ -160,6 +168,8 @@ async fn update(
 #[derive(Debug, Deserialize)]
 struct PhaseQuery {
     phase: Option<String>,
+    /// Pareto plot axis: `latency` (default) or `area` (LUT + 55 x DSP).
+    x: Option<String>,
 }
 
 /// The leaderboard a caller may see: hidden phases only for organizers until published.
@@ -238,6 +248,43 @@ async fn leaderboard_parquet(
         bytes,
     )
         .into_response())
+}
+
+async fn leaderboard_pareto(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    Query(query): Query<PhaseQuery>,
+) -> ApiResult<Response> {
+    let axis = match query.x.as_deref() {
+        None => crate::pareto::Axis::Latency,
+        Some(x) => crate::pareto::Axis::parse(x).ok_or_else(|| {
+            ApiError::BadRequest(format!("`x`: `{x}` is not `latency` or `area`"))
+        })?,
+    };
+    let board = visible_leaderboard(&state, &caller, &slug, query.phase).await?;
+    let (_, challenge) = load(&state, &slug).await?;
+    let svg = crate::pareto::svg(&board, axis, challenge.metric.higher_is_better());
+    Ok((
+        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
+        svg,
+    )
+        .into_response())
+}
+
+/// Croissant (JSON-LD) for the leaderboard itself: it is a dataset too.
+async fn leaderboard_croissant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    Query(query): Query<PhaseQuery>,
+) -> ApiResult<Response> {
+    let board = visible_leaderboard(&state, &caller, &slug, query.phase).await?;
+    let (row, challenge) = load(&state, &slug).await?;
+    let organizers = db::challenges::organizer_handles(&state.pool, row.id).await?;
+    let base = state.settings.public_url.trim_end_matches('/');
+    let doc = leaderboard::croissant(&board, &challenge, &organizers, base)?;
+    Ok(([(header::CONTENT_TYPE, "application/ld+json")], Json(doc)).into_response())
 }
 
 async fn publish(
