@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`.
 
 mod challenges;
+pub(crate) mod datasets;
 mod submissions;
 
 use crate::AppState;
@@ -8,5 +9,6 @@ use crate::AppState;
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .merge(challenges::routes())
+        .merge(datasets::routes())
         .merge(submissions::routes())
 }
