@@ -234,3 +234,101 @@ fn an_unreachable_database_is_one_clear_error() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
 }
+
+/// A participant's round trip with the CLI against `arena up`: a token, a
+/// submission with `--wait`, and its row on the demo leaderboard.
+#[test]
+fn a_participant_submits_with_the_cli_and_finds_the_result() {
+    use toolflow::onnx::build::ModelBuilder;
+    let data = scratch("submit");
+    let port = free_port();
+    let mut up = spawn_up(&data, port);
+    wait_ready(&mut up, port);
+
+    let token = arena(&data)
+        .args([
+            "token",
+            "create",
+            "--user",
+            "participant",
+            "--scopes",
+            "read,submit",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("arena_"), "{token}");
+
+    // Flood watch: per station, the target day's anomaly above 0.5 m.
+    let mut select = vec![0.0f32; 84 * 12];
+    for s in 0..12 {
+        select[(s * 7 + 6) * 12 + s] = 1.0;
+    }
+    let model = ModelBuilder::new("x", &[1, 12, 7])
+        .init_i64("shape", &[2], &[1, 84])
+        .init("select", &[84, 12], &select)
+        .init("offset", &[12], &[-0.5; 12])
+        .node("Reshape", &["x", "shape"], &["flat"], vec![])
+        .node("MatMul", &["flat", "select"], &["last"], vec![])
+        .node("Add", &["last", "offset"], &["y"], vec![])
+        .output("y")
+        .bytes();
+    std::fs::write(data.join("model.onnx"), model).unwrap();
+    std::fs::write(
+        data.join("config.yaml"),
+        "Model:\n  Precision: fixed<16,6>\n",
+    )
+    .unwrap();
+    let submit = arena(&data)
+        .env("ARENA_TOKEN", &token)
+        .args([
+            "submit",
+            "--challenge",
+            "flood-watch",
+            "--label",
+            "cli test",
+            "--wait",
+            "--timeout",
+            "120",
+        ])
+        .arg("--server")
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--model")
+        .arg(data.join("model.onnx"))
+        .arg("--config")
+        .arg(data.join("config.yaml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&submit.stdout);
+    assert!(
+        submit.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&submit.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(result["status"], "finished", "{result}");
+    let score = result["scores"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .and_then(|v| v.as_f64());
+    assert!(score.is_some_and(|s| s > 0.0), "{result}");
+
+    // A bad token is one clear error.
+    let denied = arena(&data)
+        .env("ARENA_TOKEN", "arena_not_a_token")
+        .args(["submit", "--challenge", "flood-watch"])
+        .arg("--server")
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--model")
+        .arg(data.join("model.onnx"))
+        .output()
+        .unwrap();
+    assert_one_clear_error(&denied, "401");
+    let out = interrupt(up);
+    assert!(out.status.success());
+}
