@@ -55,15 +55,25 @@ pub async fn enqueue(
 
 /// Fail the jobs whose lease ran out after their last allowed attempt.
 pub async fn fail_exhausted(pool: &PgPool) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE jobs SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL,
-                last_error = coalesce(last_error || '; ', '') || 'worker lost ' || attempts || ' time(s); giving up',
-                finished_at = now(), updated_at = now()
-         WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts",
+    // The lease owner is read before the update clears it (a self-join on the
+    // same row sees the old version).
+    let done = sqlx::query_scalar::<_, i64>(
+        "WITH done AS (
+             UPDATE jobs j SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL,
+                    last_error = coalesce(j.last_error || '; ', '') || 'worker lost ' || j.attempts || ' time(s); giving up',
+                    finished_at = now(), updated_at = now()
+             FROM jobs old
+             WHERE old.id = j.id AND j.status = 'running' AND j.lease_expires_at < now()
+               AND j.attempts >= j.max_attempts
+             RETURNING j.id, j.attempts, old.lease_owner),
+         run AS (
+             INSERT INTO job_runs (job_id, worker, attempt, outcome)
+             SELECT id, lease_owner, attempts, 'lost' FROM done)
+         SELECT count(*) FROM done",
     )
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(done.rows_affected())
+    Ok(done as u64)
 }
 
 /// Claim the oldest due job of one of `kinds` (queued, or running with an expired
@@ -113,17 +123,23 @@ pub async fn heartbeat(pool: &PgPool, id: Uuid, owner: &str, lease: Duration) ->
 
 /// Mark the job finished with its result; `false` if the lease was lost meanwhile.
 pub async fn finish(pool: &PgPool, id: Uuid, owner: &str, result: &Value) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE jobs SET status = 'finished', result = $3, lease_owner = NULL, lease_expires_at = NULL,
-                finished_at = now(), updated_at = now()
-         WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+    let done = sqlx::query_scalar::<_, i64>(
+        "WITH done AS (
+             UPDATE jobs SET status = 'finished', result = $3, lease_owner = NULL, lease_expires_at = NULL,
+                    finished_at = now(), updated_at = now()
+             WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+             RETURNING id, attempts),
+         run AS (
+             INSERT INTO job_runs (job_id, worker, attempt, outcome)
+             SELECT id, $2, attempts, 'finished' FROM done)
+         SELECT count(*) FROM done",
     )
     .bind(id)
     .bind(owner)
     .bind(result)
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
 /// Record a failed attempt: the job is queued again after `backoff` while attempts
@@ -136,37 +152,50 @@ pub async fn fail(
     retryable: bool,
     backoff: Duration,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE jobs SET
-            status = CASE WHEN $4 AND attempts < max_attempts THEN 'queued' ELSE 'failed' END,
-            run_after = now() + $5 * interval '1 millisecond',
-            finished_at = CASE WHEN $4 AND attempts < max_attempts THEN NULL ELSE now() END,
-            last_error = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-         WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+    let done = sqlx::query_scalar::<_, i64>(
+        "WITH done AS (
+             UPDATE jobs SET
+                status = CASE WHEN $4 AND attempts < max_attempts THEN 'queued' ELSE 'failed' END,
+                run_after = now() + $5 * interval '1 millisecond',
+                finished_at = CASE WHEN $4 AND attempts < max_attempts THEN NULL ELSE now() END,
+                last_error = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+             WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+             RETURNING id, attempts, status),
+         run AS (
+             INSERT INTO job_runs (job_id, worker, attempt, outcome)
+             SELECT id, $2, attempts, CASE WHEN status = 'queued' THEN 'retried' ELSE 'failed' END
+             FROM done)
+         SELECT count(*) FROM done",
     )
     .bind(id)
     .bind(owner)
     .bind(error)
     .bind(retryable)
     .bind(backoff.as_millis() as f64)
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
 /// Hand a job back untouched (worker shutting down): queued again at once, and the
 /// attempt does not count.
 pub async fn release(pool: &PgPool, id: Uuid, owner: &str) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0), run_after = now(),
-                lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-         WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+    let done = sqlx::query_scalar::<_, i64>(
+        "WITH done AS (
+             UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0), run_after = now(),
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+             WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+             RETURNING id, attempts),
+         run AS (
+             INSERT INTO job_runs (job_id, worker, attempt, outcome)
+             SELECT id, $2, attempts + 1, 'released' FROM done)
+         SELECT count(*) FROM done",
     )
     .bind(id)
     .bind(owner)
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
 /// Cancel a job that has not ended yet.
@@ -212,6 +241,29 @@ pub async fn counts_by_status(pool: &PgPool) -> Result<Vec<(String, i64)>> {
     Ok(sqlx::query_as::<_, (String, i64)>(
         "SELECT status, count(*) FROM jobs GROUP BY status ORDER BY status",
     )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One ended attempt of a job (a row of `job_runs`), written by the statement
+/// that recorded the end: `finished`, `failed`, `retried` (failed, queued
+/// again), `released` (handed back at shutdown) or `lost` (lease ran out after
+/// the last attempt).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRun {
+    pub job_id: Uuid,
+    pub worker: Option<String>,
+    pub attempt: i32,
+    pub outcome: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The ended attempts of one job, oldest first.
+pub async fn runs(pool: &PgPool, id: Uuid) -> Result<Vec<JobRun>> {
+    Ok(sqlx::query_as::<_, JobRun>(
+        "SELECT job_id, worker, attempt, outcome, at FROM job_runs WHERE job_id = $1 ORDER BY at, id",
+    )
+    .bind(id)
     .fetch_all(pool)
     .await?)
 }
