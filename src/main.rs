@@ -46,6 +46,9 @@ enum Command {
     Challenge(commands::challenge::ChallengeCommand),
     /// Submit a model to a challenge on a running server.
     Submit(commands::submit::SubmitArgs),
+    /// Generate demo datasets, or import a dataset version from a manifest.
+    #[command(subcommand)]
+    Dataset(commands::dataset::DatasetCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             Command::Challenge(command) => commands::challenge::run(&cli.config, command).await,
             Command::Submit(args) => commands::submit::run(args).await,
             Command::Token(command) => commands::token::run(&cli.config, command).await,
+            Command::Dataset(command) => commands::dataset::run(&cli.config, command).await,
         }
     });
     match outcome {

@@ -2,6 +2,7 @@
 
 pub mod challenge;
 pub mod compile;
+pub mod dataset;
 pub mod db;
 pub mod migrate;
 pub mod serve;
