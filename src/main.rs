@@ -39,6 +39,8 @@ enum Command {
     Db(commands::db::DbCommand),
     /// Compile an ONNX/QONNX model to the fixed-point IR and print its summary.
     Compile(commands::compile::CompileArgs),
+    /// Generate Verilog, a testbench and a hardware report; optionally co-simulate and synthesize.
+    Rtl(commands::rtl::RtlArgs),
     /// Run the bit-exact simulator over a Parquet file.
     Simulate(commands::simulate::SimulateArgs),
     /// Create, update, check or import challenges.
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
             Command::Db(command) => commands::db::run(&cli.config, command).await,
             Command::Compile(args) => commands::compile::run(args),
             Command::Simulate(args) => commands::simulate::run(args),
+            Command::Rtl(args) => commands::rtl::run(args),
             Command::Challenge(command) => commands::challenge::run(&cli.config, command).await,
             Command::Submit(args) => commands::submit::run(args).await,
             Command::Token(command) => commands::token::run(&cli.config, command).await,

@@ -5,6 +5,7 @@ pub mod compile;
 pub mod dataset;
 pub mod db;
 pub mod migrate;
+pub mod rtl;
 pub mod serve;
 pub mod simulate;
 pub mod submit;

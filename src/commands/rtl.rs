@@ -47,23 +47,6 @@ pub struct RtlArgs {
     pub json: bool,
 }
 
-fn load(model: &Path, config: Option<&Path>) -> anyhow::Result<toolflow::CompiledModel> {
-    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
-    let cfg = match config {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Some(
-                toolflow::PrecisionConfig::parse(&text)
-                    .with_context(|| format!("in {}", p.display()))?,
-            )
-        }
-        None => None,
-    };
-    toolflow::compile(&bytes, cfg.as_ref(), &toolflow::Limits::default())
-        .with_context(|| format!("compiling {}", model.display()))
-}
-
 fn write(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBuf> {
     let p = dir.join(name);
     std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
@@ -72,7 +55,7 @@ fn write(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBuf> {
 
 /// Runs the hardware flow and writes its files.
 pub fn run(args: RtlArgs) -> anyhow::Result<()> {
-    let model = load(&args.model, args.config.as_deref())?;
+    let model = super::compile::load(&args.model, args.config.as_deref())?;
     let device = devices::device(&args.target)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
