@@ -323,6 +323,8 @@ async fn parquet_downloads_stream_with_digests_ranges_and_head() {
         full.header("content-type"),
         "application/vnd.apache.parquet"
     );
+    assert_eq!(full.header("cache-control"), "public, max-age=86400");
+    assert_eq!(full.header("vary"), "authorization");
     let (columns, rows) = parquet_columns(&full.body);
     assert_eq!(columns, ["id", "x", "is_anomaly", "kind", "snr"]);
     assert_eq!(rows as u64, split_rows(&built, SplitName::Train));
@@ -336,6 +338,13 @@ async fn parquet_downloads_stream_with_digests_ranges_and_head() {
         let r = get(app, &alias).await;
         assert_eq!(r.status, StatusCode::OK, "{alias}");
         assert_eq!(r.body, train.bytes, "{alias}");
+        if alias.contains("latest") {
+            assert_eq!(
+                r.header("cache-control"),
+                "public, no-cache",
+                "`latest` may move"
+            );
+        }
     }
 
     // Byte ranges.
@@ -1477,6 +1486,7 @@ async fn no_route_gives_a_test_label_to_anyone_without_label_rights() {
                 .0
                 .contains(&"is_anomaly".to_owned())
         );
+        assert_eq!(file.header("cache-control"), "private, no-store", "{who}");
         let private = get_as(app, &format!("{GW}/splits/private_test.parquet"), token).await;
         assert_eq!(private.status, StatusCode::OK, "{who}");
         let rows = get_as(
@@ -1494,4 +1504,37 @@ async fn no_route_gives_a_test_label_to_anyone_without_label_rights() {
     // Metadata documents stay public even for organizers.
     let croissant = get_as(app, &format!("{GW}/croissant.json"), &admin).await;
     assert_no_test_labels("admin croissant", &croissant, &full_test_hashes);
+}
+
+/// `cargo test -p server --release --test datasets_api -- --ignored --nocapture`:
+/// rows of a 10-million-row split, timed.
+#[tokio::test]
+#[ignore = "builds a 10-million-row dataset; run by hand"]
+async fn rows_of_ten_million_rows_answer_in_milliseconds() {
+    let env = env().await;
+    let rows = 10_000_000usize;
+    let started = std::time::Instant::now();
+    let built = tokio::task::spawn_blocking(move || counting_dataset(rows))
+        .await
+        .expect("task");
+    publish(&env, &built).await;
+    eprintln!("built and published {rows} rows in {:?}", started.elapsed());
+    let base = "/api/v1/datasets/counting/versions/1.0.0";
+    for offset in [0u64, 5_000_000, 9_999_950] {
+        let started = std::time::Instant::now();
+        let page = get(
+            &env.app,
+            &format!("{base}/rows?split=train&offset={offset}&length=100"),
+        )
+        .await;
+        let elapsed = started.elapsed();
+        assert_eq!(page.status, StatusCode::OK);
+        let page = page.json();
+        assert_eq!(page["rows"][0]["row"]["id"], offset);
+        eprintln!("rows at offset {offset}: {elapsed:?}");
+        assert!(
+            elapsed < std::time::Duration::from_millis(500),
+            "{elapsed:?}"
+        );
+    }
 }

@@ -514,7 +514,15 @@ async fn split_file(
         "{}-{}-{}",
         loaded.meta.slug, loaded.version.version, file.name
     );
-    serve_file(&state, &method, &headers, file, &name, full).await
+    serve_file(
+        &state,
+        &method,
+        &headers,
+        file,
+        &name,
+        cache_policy(full, &version),
+    )
+    .await
 }
 
 /// `.../splits/{split}/{name}`: one file of a split.
@@ -536,7 +544,15 @@ async fn named_file(
         "{}-{}-{}-{}",
         loaded.meta.slug, loaded.version.version, split.name, file.name
     );
-    serve_file(&state, &method, &headers, file, &download, full).await
+    serve_file(
+        &state,
+        &method,
+        &headers,
+        file,
+        &download,
+        cache_policy(full, &version),
+    )
+    .await
 }
 
 /// A parsed `Range` header against a representation of `size` bytes.
@@ -603,6 +619,16 @@ fn etag_matches(list: &str, etag: &str) -> bool {
     })
 }
 
+/// `Cache-Control` of a download: files with labels are never stored by shared caches;
+/// a named version never changes (versions are immutable); `latest` may move.
+fn cache_policy(full: bool, version: &str) -> &'static str {
+    match (full, version) {
+        (true, _) => "private, no-store",
+        (false, "latest") => "public, no-cache",
+        (false, _) => "public, max-age=86400",
+    }
+}
+
 /// Streams a stored file (or a byte range of it) from the object store.
 async fn serve_file(
     state: &AppState,
@@ -610,7 +636,7 @@ async fn serve_file(
     request: &HeaderMap,
     file: &FileMeta,
     download_name: &str,
-    full: bool,
+    cache: &'static str,
 ) -> ApiResult<Response> {
     let size = file.size;
     let etag = format!("\"{}\"", file.sha256);
@@ -645,15 +671,7 @@ async fn serve_file(
         file.sha256.clone(),
     );
     put(header::VARY, "authorization".into());
-    put(
-        header::CACHE_CONTROL,
-        if full {
-            "private, no-store"
-        } else {
-            "public, max-age=3600"
-        }
-        .into(),
-    );
+    put(header::CACHE_CONTROL, cache.into());
 
     if let Some(inm) = request
         .get(header::IF_NONE_MATCH)
