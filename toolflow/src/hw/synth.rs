@@ -52,7 +52,10 @@ pub struct SynthResult {
     pub muxf: u64,
     /// Logic depth: the longest path in cells between registers (`ltp -noff`).
     pub logic_depth: Option<u64>,
+    /// Wall-clock time of the Yosys run.
     pub run_s: f64,
+    /// Yosys' own CPU time (user + system), independent of machine load.
+    pub cpu_s: Option<f64>,
     pub peak_memory_mb: Option<f64>,
     /// Every cell type and its count.
     pub cells: BTreeMap<String, u64>,
@@ -108,6 +111,7 @@ pub fn run(
     let mut r = parse_stat(&stat);
     r.logic_depth = parse_ltp(&ltp);
     r.peak_memory_mb = parse_peak_mem(&log);
+    r.cpu_s = parse_cpu(&log);
     r.run_s = run.elapsed_s;
     r.family = device.family.yosys().to_string();
     r.tool_version = tools::version("yosys", "-V").unwrap_or_default();
@@ -199,6 +203,21 @@ pub fn parse_peak_mem(log: &str) -> Option<f64> {
         .find_map(|s| s.split_whitespace().next()?.parse::<f64>().ok())
 }
 
+/// `CPU: user 1.50s system 0.10s` at the end of a Yosys log (user + system).
+pub fn parse_cpu(log: &str) -> Option<f64> {
+    let line = log.lines().rev().find(|l| l.contains("CPU: user"))?;
+    let num = |key: &str| -> Option<f64> {
+        line.split(key)
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .trim_end_matches(['s', ','])
+            .parse()
+            .ok()
+    };
+    Some(num("user ")? + num("system ").unwrap_or(0.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +264,12 @@ mod tests {
                 "End of script. Logfile hash: x, CPU: user 1.0s system 0.1s, MEM: 52.30 MB peak"
             ),
             Some(52.3)
+        );
+        assert_eq!(
+            parse_cpu(
+                "End of script. Logfile hash: x, CPU: user 1.50s system 0.25s, MEM: 52.30 MB peak"
+            ),
+            Some(1.75)
         );
     }
 }
