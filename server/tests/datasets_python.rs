@@ -2,8 +2,12 @@
 //! through HTTP range requests only (as fsspec and DuckDB's httpfs do), and
 //! mlcroissant validates the served Croissant and loads its records from our URLs.
 //!
-//! Needs `.venv` (scripts/python-env) with pyarrow, requests and mlcroissant; without
-//! it the test says so and passes.
+//! pandas, polars and DuckDB read the splits straight from their URLs
+//! (python/check_remote_readers.py), each checked against pyarrow on the downloaded
+//! bytes, whose sha256 must be the published one.
+//!
+//! Needs `.venv` (scripts/python-env) with pyarrow, requests, mlcroissant, pandas,
+//! fsspec, polars and duckdb; without them the tests say so and pass.
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -172,6 +176,122 @@ async fn pyarrow_and_mlcroissant_read_the_served_dataset() {
         assert!(report["record_sets"].get("private_test").is_none());
     } else {
         eprintln!("SKIPPED mlcroissant: not in .venv or python/check_croissant.py missing");
+    }
+
+    shutdown.cancel();
+    serving.await.expect("server task").expect("server");
+}
+
+/// Serves a freshly published gw-anomaly version on loopback; returns the version URL.
+async fn serve_gw(
+    test: &db::testing::TestDb,
+    shutdown: &CancellationToken,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let built = datasets::generate("gw-anomaly", 400, 11)
+        .expect("generate")
+        .build(
+            chrono::Utc
+                .with_ymd_and_hms(2025, 6, 1, 0, 0, 0)
+                .single()
+                .expect("date"),
+        )
+        .expect("build");
+    server::ops::datasets::publish(&test.pool, store.as_ref(), &built)
+        .await
+        .expect("publish");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let state = server::AppState {
+        pool: test.pool.clone(),
+        store,
+        settings: Arc::new(server::Settings {
+            public_url: base.clone(),
+            ..server::Settings::default()
+        }),
+    };
+    let serving = tokio::spawn(server::serve(listener, state, shutdown.clone()));
+    (
+        format!("{base}/api/v1/datasets/gw-anomaly/versions/1.0.0"),
+        serving,
+    )
+}
+
+#[tokio::test]
+async fn pandas_polars_and_duckdb_read_splits_from_their_urls() {
+    let modules = [
+        "pyarrow", "requests", "pandas", "fsspec", "aiohttp", "polars", "duckdb",
+    ];
+    let Some(python) = python_with(&modules) else {
+        eprintln!(
+            "SKIPPED: .venv lacks one of {} (run scripts/python-env)",
+            modules.join(", ")
+        );
+        return;
+    };
+    let checker = workspace().join("python/check_remote_readers.py");
+    let test = db::testing::database().await;
+    let shutdown = CancellationToken::new();
+    let (version, serving) = serve_gw(&test, &shutdown).await;
+
+    for (split, rows, columns) in [
+        (
+            "train",
+            240,
+            serde_json::json!(["id", "x", "is_anomaly", "kind", "snr"]),
+        ),
+        ("public_test", 60, serde_json::json!(["id", "x"])),
+    ] {
+        let out = run(
+            &python,
+            &[checker.to_str().expect("path"), version.as_str(), split],
+        )
+        .await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "remote readers failed on {split}:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("report");
+        eprintln!("remote readers ({split}): {report}");
+        assert_eq!(report["rows"], rows, "{split}");
+        assert_eq!(report["columns"], columns, "{split}");
+        assert_eq!(report["skipped"], serde_json::json!({}), "{split}");
+        let readers = &report["readers"];
+        for name in [
+            "pandas_url",
+            "pandas_fsspec",
+            "polars_read",
+            "polars_scan",
+            "duckdb",
+        ] {
+            assert_eq!(readers[name]["rows"], rows, "{split}: {name}");
+            let via = readers[name]["via"].as_str().expect("via");
+            if name == "duckdb" && via.starts_with("downloaded") {
+                // DuckDB's httpfs extension is absent (duckdb-ext-httpfs not installed):
+                // the issue allows reading the verified download instead.
+                eprintln!("NOTE: DuckDB read the downloaded file: {via}");
+            } else {
+                assert!(via.starts_with("url"), "{split}: {name} via {via}");
+            }
+        }
+        if readers["duckdb"]["via"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("url"))
+        {
+            let fetched = readers["duckdb"]["aggregate_fetched"]
+                .as_u64()
+                .expect("fetched");
+            let size = report["size"].as_u64().expect("size");
+            assert!(
+                fetched > 0 && fetched < size,
+                "{split}: DuckDB's aggregate fetched {fetched} of {size} bytes"
+            );
+        }
     }
 
     shutdown.cancel();
