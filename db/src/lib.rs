@@ -65,24 +65,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn redacts_the_password_only() {
-        assert_eq!(
-            redact_url("postgres://arena:secret@127.0.0.1:5432/arena"),
-            "postgres://arena:***@127.0.0.1:5432/arena"
-        );
-        assert_eq!(
-            redact_url("postgres://127.0.0.1/arena"),
-            "postgres://127.0.0.1/arena"
-        );
-        assert_eq!(redact_url("not a url"), "<unparsable database URL>");
-    }
-}
-
 /// The latest applied migration version (0 for an empty database).
 pub async fn schema_version(pool: &PgPool) -> Result<i64> {
     let version: Option<i64> =
@@ -105,4 +87,22 @@ pub async fn require_migrated(pool: &PgPool) -> Result<()> {
         return Err(Error::SchemaBehind { applied, needed });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn redacts_the_password_only() {
+        assert_eq!(
+            redact_url("postgres://arena:secret@127.0.0.1:5432/arena"),
+            "postgres://arena:***@127.0.0.1:5432/arena"
+        );
+        assert_eq!(
+            redact_url("postgres://127.0.0.1/arena"),
+            "postgres://127.0.0.1/arena"
+        );
+        assert_eq!(redact_url("not a url"), "<unparsable database URL>");
+    }
 }
