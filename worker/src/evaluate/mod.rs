@@ -173,13 +173,22 @@ impl EvaluateHandler {
             model.summary().totals.mults_per_sample
         ));
 
+        // The compute-heavy steps run on the blocking pool: the runtime threads
+        // keep serving heartbeats (and, in `arena up`, HTTP) meanwhile.
+        let model = Arc::new(model);
+        let shared_challenge = Arc::new(challenge.clone());
         self.advance(id, "simulating", log).await?;
         let started = Instant::now();
         let mut collected = Collected::default();
         let mut files = Vec::new();
         for file in &split.files {
             let bytes = self.get(DATASETS_PREFIX, &file.sha256).await?;
-            self.simulate_file(&model, &challenge, bytes, &mut collected)?;
+            let (m, c) = (model.clone(), shared_challenge.clone());
+            collected = blocking(move || {
+                simulate_file(&m, &c, bytes, &mut collected)?;
+                Ok(collected)
+            })
+            .await?;
             files.push(json!({ "name": file.name, "sha256": file.sha256, "rows": file.rows }));
         }
         let seconds = started.elapsed().as_secs_f64();
@@ -191,8 +200,15 @@ impl EvaluateHandler {
         ));
 
         self.advance(id, "synthesizing", log).await?;
-        let hardware = hardware::figures(&model, &challenge.target, challenge.synthesize, log)
-            .map_err(Stop::Submission)?;
+        let (m, c, mut moved_log) = (model.clone(), shared_challenge.clone(), std::mem::take(log));
+        let (hardware, returned_log) = blocking(move || {
+            let hardware = hardware::figures(&m, &c.target, c.synthesize, &mut moved_log)
+                .map_err(Stop::Submission);
+            Ok((hardware, moved_log))
+        })
+        .await?;
+        *log = returned_log;
+        let hardware = hardware?;
 
         self.advance(id, "scoring", log).await?;
         let metric = challenge.metric;
@@ -234,52 +250,57 @@ impl EvaluateHandler {
         }))
     }
 
-    fn simulate_file(
-        &self,
-        model: &toolflow::CompiledModel,
-        challenge: &Challenge,
-        bytes: Bytes,
-        out: &mut Collected,
-    ) -> Result<(), Stop> {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| {
-                b.with_batch_size(datasets::parquet_io::READ_BATCH_ROWS)
-                    .build()
-            })
-            .map_err(platform)?;
-        let (input_len, output_len) = (model.input_len(), model.output_len());
-        for batch in reader {
-            let batch = batch.map_err(platform)?;
-            let n = batch.num_rows();
-            let (labels, width) =
-                columns::labels(&batch, &challenge.label).map_err(Stop::Platform)?;
-            let x =
-                columns::inputs(&batch, &challenge.input, input_len).map_err(Stop::Submission)?;
-            let y = model
-                .simulate_f32(&x, n)
-                .map_err(|e| Stop::Submission(format!("simulating the model: {e}")))?;
-            columns::collect(
-                out,
-                challenge.score_from,
-                &x,
-                &y,
-                n,
-                input_len,
-                output_len,
-                labels,
-                width,
-            )
-            .map_err(Stop::Submission)?;
-        }
-        Ok(())
-    }
-
     async fn get(&self, prefix: &str, sha256: &str) -> Result<Bytes, Stop> {
         let key = datasets::store::content_path(prefix, sha256);
         datasets::store::get_bytes(self.store.as_ref(), &key)
             .await
             .map_err(|e| Stop::Platform(format!("reading {key}: {e}")))
     }
+}
+
+/// Run `work` on the blocking thread pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Stop> + Send + 'static,
+) -> Result<T, Stop> {
+    tokio::task::spawn_blocking(work).await.map_err(platform)?
+}
+
+/// Simulate one Parquet file of the split and collect scores and labels.
+fn simulate_file(
+    model: &toolflow::CompiledModel,
+    challenge: &Challenge,
+    bytes: Bytes,
+    out: &mut Collected,
+) -> Result<(), Stop> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| {
+            b.with_batch_size(datasets::parquet_io::READ_BATCH_ROWS)
+                .build()
+        })
+        .map_err(platform)?;
+    let (input_len, output_len) = (model.input_len(), model.output_len());
+    for batch in reader {
+        let batch = batch.map_err(platform)?;
+        let n = batch.num_rows();
+        let (labels, width) = columns::labels(&batch, &challenge.label).map_err(Stop::Platform)?;
+        let x = columns::inputs(&batch, &challenge.input, input_len).map_err(Stop::Submission)?;
+        let y = model
+            .simulate_f32(&x, n)
+            .map_err(|e| Stop::Submission(format!("simulating the model: {e}")))?;
+        columns::collect(
+            out,
+            challenge.score_from,
+            &x,
+            &y,
+            n,
+            input_len,
+            output_len,
+            labels,
+            width,
+        )
+        .map_err(Stop::Submission)?;
+    }
+    Ok(())
 }
 
 /// The toolflow's version, recorded with every result.
