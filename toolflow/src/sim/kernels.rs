@@ -3,7 +3,7 @@
 //! compiler can vectorize it; i128 and per-product-cast paths cover wider or
 //! hls4ml-narrow accumulators.
 
-use crate::fixed::{FixedType, Overflow};
+use crate::fixed::{FixedType, Overflow, Rounding};
 use crate::ir::{Accum, Conv, Dense, Pool};
 
 /// Dot product with an i64 accumulator (ranges proven at lowering).
@@ -23,6 +23,9 @@ fn dot128(x: &[i64], w: &[i64]) -> i128 {
 
 /// hls4ml accumulation: each product cast to the accumulator type, then added with its overflow.
 fn dot_per_product(x: &[i64], w: &[i64], bias: i64, ty: &FixedType, prod_frac: i32) -> i64 {
+    if let Some(shift) = modular_shift(ty, prod_frac) {
+        return dot_per_product_wrapping(x, w, bias, ty, shift);
+    }
     let mut acc = bias as i128;
     for (&a, &b) in x.iter().zip(w) {
         let p = ty.cast(a as i128 * b as i128, prod_frac);
@@ -32,6 +35,56 @@ fn dot_per_product(x: &[i64], w: &[i64], bias: i64, ty: &FixedType, prod_frac: i
         }
     }
     ty.overflow_adjust(acc) as i64
+}
+
+/// The per-product cast as a shift when it can be done modulo 2^64: a wrapping
+/// accumulator of W bits only keeps its sum modulo 2^W, and a product shifted
+/// right by k with a rounding that depends only on the low bits (not the sign)
+/// needs the product only modulo 2^(W+k). Then wrapping i64 arithmetic gives
+/// the same bits as the exact i128 path, with one wrap at the end. `Some(s)`:
+/// shift left by `s` (s >= 0) or right by `-s`.
+fn modular_shift(ty: &FixedType, prod_frac: i32) -> Option<i32> {
+    if ty.overflow != Overflow::Wrap || ty.width > 62 {
+        return None;
+    }
+    let shift = ty.frac - prod_frac;
+    if shift >= 0 {
+        return (shift < 62).then_some(shift);
+    }
+    let sign_free = matches!(
+        ty.rounding,
+        Rounding::Trn | Rounding::Ceil | Rounding::Rnd | Rounding::RndMinInf | Rounding::RndConv
+    );
+    (sign_free && ty.width + shift.unsigned_abs() <= 63).then_some(shift)
+}
+
+/// [`dot_per_product`] for a wrapping accumulator, in i64 (see [`modular_shift`]).
+fn dot_per_product_wrapping(x: &[i64], w: &[i64], bias: i64, ty: &FixedType, shift: i32) -> i64 {
+    let acc = if shift >= 0 {
+        let sh = shift as u32;
+        x.iter().zip(w).fold(bias, |acc, (&a, &b)| {
+            acc.wrapping_add(a.wrapping_mul(b).wrapping_shl(sh))
+        })
+    } else {
+        let k = shift.unsigned_abs();
+        let half = 1i64 << (k - 1);
+        let low = (1i64 << k) - 1;
+        let mode = ty.rounding;
+        x.iter().zip(w).fold(bias, |acc, (&a, &b)| {
+            let p = a.wrapping_mul(b);
+            let floor = p >> k;
+            let rem = p & low;
+            let up = match mode {
+                Rounding::Trn => false,
+                Rounding::Ceil => rem != 0,
+                Rounding::Rnd => rem >= half,
+                Rounding::RndMinInf => rem > half,
+                _ => rem > half || (rem == half && floor & 1 == 1),
+            };
+            acc.wrapping_add(floor + i64::from(up))
+        })
+    };
+    ty.overflow_adjust(acc as i128) as i64
 }
 
 /// One output of an accumulating layer.
@@ -199,4 +252,60 @@ fn window(p: &Pool, plane: &[i64], oy: usize, ox: usize) -> i64 {
         count
     };
     sum.wrapping_mul(p.recip.get(c).copied().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The exact per-product path, with no fast path: the reference.
+    fn reference(x: &[i64], w: &[i64], bias: i64, ty: &FixedType, prod_frac: i32) -> i64 {
+        let mut acc = bias as i128;
+        for (&a, &b) in x.iter().zip(w) {
+            acc += ty.cast(a as i128 * b as i128, prod_frac);
+        }
+        ty.overflow_adjust(acc) as i64
+    }
+
+    #[test]
+    fn wrapping_fast_path_equals_the_exact_path() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |bits: u32| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 11) as i64 % (1i64 << bits)) - (1i64 << (bits - 1))
+        };
+        let modes = [
+            Rounding::Trn,
+            Rounding::Ceil,
+            Rounding::Rnd,
+            Rounding::RndMinInf,
+            Rounding::RndConv,
+        ];
+        let mut fast_cases = 0;
+        for case in 0..2000 {
+            let width = 4 + (case % 40) as u32;
+            let mut ty = FixedType::new(case % 3 != 0, width, (case % 9) as i32 - 2);
+            ty.rounding = modes[case % modes.len()];
+            ty.overflow = Overflow::Wrap;
+            let prod_frac = ty.frac + (case % 13) as i32 - 4;
+            let n = 1 + case % 17;
+            let x: Vec<i64> = (0..n).map(|_| next(1 + (case % 20) as u32)).collect();
+            let w: Vec<i64> = (0..n).map(|_| next(1 + (case % 12) as u32)).collect();
+            let bias = ty.overflow_adjust(next(20) as i128) as i64;
+            if modular_shift(&ty, prod_frac).is_some() {
+                fast_cases += 1;
+            }
+            assert_eq!(
+                dot_per_product(&x, &w, bias, &ty, prod_frac),
+                reference(&x, &w, bias, &ty, prod_frac),
+                "case {case}: {ty:?} prod_frac {prod_frac} x {x:?} w {w:?} bias {bias}"
+            );
+        }
+        assert!(
+            fast_cases > 1000,
+            "the fast path was taken {fast_cases} times"
+        );
+    }
 }
