@@ -297,3 +297,33 @@ async fn pandas_polars_and_duckdb_read_splits_from_their_urls() {
     shutdown.cancel();
     serving.await.expect("server task").expect("server");
 }
+
+/// Issue 5, item 3: the published statistics agree with pyarrow.compute on the
+/// served file.
+#[tokio::test]
+async fn statistics_agree_with_pyarrow_compute() {
+    let Some(python) = python_with(&["pyarrow", "requests"]) else {
+        eprintln!("SKIPPED: .venv lacks pyarrow or requests (run scripts/python-env)");
+        return;
+    };
+    let checker = workspace().join("python/check_statistics.py");
+    let test = db::testing::database().await;
+    let shutdown = CancellationToken::new();
+    let (version, serving) = serve_gw(&test, &shutdown).await;
+    for split in ["train", "public_test"] {
+        let out = run(
+            &python,
+            &[checker.to_str().expect("path"), version.as_str(), split],
+        )
+        .await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "statistics disagree on {split}:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("statistics ({split}): {}", stdout.trim());
+    }
+    shutdown.cancel();
+    let _ = serving.await;
+}
