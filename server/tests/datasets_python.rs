@@ -187,8 +187,17 @@ async fn serve_gw(
     test: &db::testing::TestDb,
     shutdown: &CancellationToken,
 ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    serve_demo(test, shutdown, "gw-anomaly").await
+}
+
+/// Serves a freshly published demo dataset on loopback; returns the version URL.
+async fn serve_demo(
+    test: &db::testing::TestDb,
+    shutdown: &CancellationToken,
+    name: &str,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
     let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
-    let built = datasets::generate("gw-anomaly", 400, 11)
+    let built = datasets::generate(name, 400, 11)
         .expect("generate")
         .build(
             chrono::Utc
@@ -214,9 +223,50 @@ async fn serve_gw(
     };
     let serving = tokio::spawn(server::serve(listener, state, shutdown.clone()));
     (
-        format!("{base}/api/v1/datasets/gw-anomaly/versions/1.0.0"),
+        format!("{base}/api/v1/datasets/{name}/versions/1.0.0"),
         serving,
     )
+}
+
+/// Issue 5, item 1: for each demo dataset, mlcroissant validates the Croissant
+/// the server publishes (no error, no warning) and loads its records over HTTP.
+#[tokio::test]
+async fn mlcroissant_validates_every_demo_dataset_through_the_server() {
+    let checker = workspace().join("python/check_croissant.py");
+    let Some(python) = python_with(&["mlcroissant"]) else {
+        eprintln!("SKIPPED: .venv lacks mlcroissant (run scripts/python-env)");
+        return;
+    };
+    for name in datasets::generators::GENERATORS {
+        let test = db::testing::database().await;
+        let shutdown = CancellationToken::new();
+        let (version, serving) = serve_demo(&test, &shutdown, name).await;
+        let croissant = format!("{version}/croissant.json");
+        let out = run(
+            &python,
+            &[checker.to_str().expect("path"), croissant.as_str()],
+        )
+        .await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "mlcroissant rejected {name}:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("report");
+        eprintln!("mlcroissant {name}: {report}");
+        assert_eq!(report["errors"], serde_json::json!([]), "{name}");
+        assert_eq!(report["warnings"], serde_json::json!([]), "{name}");
+        assert!(
+            report["record_sets"]["train"]
+                .as_u64()
+                .is_some_and(|n| n > 0),
+            "{name}: {report}"
+        );
+        shutdown.cancel();
+        let _ = serving.await;
+    }
 }
 
 #[tokio::test]
