@@ -61,6 +61,9 @@ pub fn unpack_hex(hex: &str, elems: usize, width: u32, signed: bool) -> Option<V
     Some(out)
 }
 
+/// Widest slice printed by one `$fwrite` (a multiple of 4 bits).
+const CHUNK: usize = 4096;
+
 fn bits(p: &PortInfo) -> usize {
     (p.elems * p.width as usize).max(1)
 }
@@ -106,8 +109,30 @@ pub fn testbench(design: &Design, n: usize) -> String {
     for p in &ins {
         let _ = writeln!(v, "        $readmemh(\"{n}.hex\", mem_{n});", n = p.name);
     }
-    let fmt: Vec<&str> = outs.iter().map(|_| "%h").collect();
-    let args: Vec<String> = outs.iter().map(|p| p.name.clone()).collect();
+    // Verilator limits one $display argument list to 8192 bits: print wide
+    // ports in 4096-bit slices, top first (lower slices are whole hex digits).
+    let mut writes = String::new();
+    for (k, p) in outs.iter().enumerate() {
+        let b = bits(p);
+        let mut hi = b;
+        while hi > 0 {
+            let lo = if hi > CHUNK {
+                (hi - 1) / CHUNK * CHUNK
+            } else {
+                0
+            };
+            let _ = writeln!(
+                writes,
+                "            $fwrite(fd, \"%h\", {}[{}:{}]);",
+                p.name,
+                hi - 1,
+                lo
+            );
+            hi = lo;
+        }
+        let sep = if k + 1 == outs.len() { "\\n" } else { " " };
+        let _ = writeln!(writes, "            $fwrite(fd, \"{sep}\");");
+    }
     let _ = writeln!(
         v,
         "        fd = $fopen(\"{OUT_FILE}\", \"w\");\n    end\n    always @(posedge clk) begin\n        cyc <= cyc + 1;\n        if (cyc == 4) rst <= 1'b0;\n        in_valid <= 1'b0;\n        if (!rst && i < {n}) begin\n            if (gap == 0) begin"
@@ -117,10 +142,8 @@ pub fn testbench(design: &Design, n: usize) -> String {
     }
     let _ = writeln!(
         v,
-        "                in_valid <= 1'b1;\n                if (first_in < 0) first_in <= cyc;\n                i <= i + 1;\n                gap <= {};\n            end else gap <= gap - 1;\n        end\n        if (out_valid) begin\n            if (got == 0) $display(\"ARENA_TB latency=%0d\", cyc - first_in - 1);\n            $fwrite(fd, \"{}\\n\", {});\n            got = got + 1;\n            if (got == {n}) begin\n                $display(\"ARENA_TB done vectors=%0d\", got);\n                $fclose(fd);\n                $finish;\n            end\n        end\n        if (cyc > {limit}) begin\n            $display(\"ARENA_TB timeout vectors=%0d\", got);\n            $fclose(fd);\n            $finish;\n        end\n    end\nendmodule",
+        "                in_valid <= 1'b1;\n                if (first_in < 0) first_in <= cyc;\n                i <= i + 1;\n                gap <= {};\n            end else gap <= gap - 1;\n        end\n        if (out_valid) begin\n            if (got == 0) $display(\"ARENA_TB latency=%0d\", cyc - first_in - 1);\n{writes}            got = got + 1;\n            if (got == {n}) begin\n                $display(\"ARENA_TB done vectors=%0d\", got);\n                $fclose(fd);\n                $finish;\n            end\n        end\n        if (cyc > {limit}) begin\n            $display(\"ARENA_TB timeout vectors=%0d\", got);\n            $fclose(fd);\n            $finish;\n        end\n    end\nendmodule",
         ii - 1,
-        fmt.join(" "),
-        args.join(", ")
     );
     v
 }
