@@ -99,34 +99,8 @@ async fn pyarrow_and_mlcroissant_read_the_served_dataset() {
         return;
     };
     let test = db::testing::database().await;
-    let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
-    let built = datasets::generate("gw-anomaly", 400, 11)
-        .expect("generate")
-        .build(
-            chrono::Utc
-                .with_ymd_and_hms(2025, 6, 1, 0, 0, 0)
-                .single()
-                .expect("date"),
-        )
-        .expect("build");
-    server::ops::datasets::publish(&test.pool, store.as_ref(), &built)
-        .await
-        .expect("publish");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let state = server::AppState {
-        pool: test.pool.clone(),
-        store,
-        settings: Arc::new(server::Settings {
-            public_url: base.clone(),
-            ..server::Settings::default()
-        }),
-    };
     let shutdown = CancellationToken::new();
-    let serving = tokio::spawn(server::serve(listener, state, shutdown.clone()));
-    let version = format!("{base}/api/v1/datasets/gw-anomaly/versions/1.0.0");
+    let (version, serving) = serve_gw(&test, &shutdown).await;
 
     let out = run(&python, &["-c", REMOTE_READ, &version]).await;
     assert!(
