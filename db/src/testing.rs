@@ -45,7 +45,11 @@ pub async fn admin_url() -> String {
                     let cluster = Cluster::start(&options)
                         .await
                         .unwrap_or_else(|e| panic!("test PostgreSQL: {e}"));
-                    cluster.url_for("postgres")
+                    let url = cluster.url_for("postgres");
+                    // Dropping a cluster this process started stops it; the test
+                    // cluster is shared with other test processes, so leave it running.
+                    std::mem::forget(cluster);
+                    url
                 }
             };
             drop_stale_databases(&url).await;
