@@ -11,6 +11,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bdt;
 pub mod cleanup;
 pub mod config;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod hw;
 pub mod ir;
 pub mod limits;
 mod lower;
+pub mod model;
 pub mod onnx;
 pub mod sim;
 pub mod summary;
@@ -27,15 +29,19 @@ pub use config::PrecisionConfig;
 pub use error::{Error, Result};
 pub use fixed::{FixedType, Overflow, Rounding};
 pub use limits::Limits;
+pub use model::{Family, ModelFormat};
 pub use sim::arrow::simulate_batch;
 pub use sim::parquet::{StreamStats, simulate_parquet};
 pub use summary::Summary;
 
-/// A compiled model: the IR plus its summary.
+/// A compiled model: the IR plus its summary. For the families evaluated
+/// outside the layer IR (tree ensembles, KAN), the IR holds only the input
+/// cast and the output tensor, and `family` carries the model.
 #[derive(Debug, Clone)]
 pub struct CompiledModel {
     ir: ir::Model,
     summary: Summary,
+    family: Family,
 }
 
 /// Raw simulator output: integers per output tensor with their types.
@@ -46,29 +52,48 @@ pub struct RawOutput {
     pub types: Vec<FixedType>,
 }
 
-/// Parses, cleans up and lowers an ONNX/QONNX model.
+/// Compiles a model file of any supported format, recognised by its content
+/// ([`model::detect`]): ONNX/QONNX, XGBoost JSON or KAN JSON.
 ///
 /// `config` is the hls4ml-style precision configuration (float front door);
 /// without it, QONNX quantizers define the types and everything else is exact.
 pub fn compile(
-    onnx: &[u8],
+    bytes: &[u8],
     config: Option<&PrecisionConfig>,
     limits: &Limits,
 ) -> Result<CompiledModel> {
     if let Some(c) = config {
         c.validate()?;
     }
+    model::compile(bytes, config, limits)
+}
+
+/// Parses, cleans up and lowers an ONNX/QONNX model.
+pub(crate) fn compile_onnx(
+    onnx: &[u8],
+    config: Option<&PrecisionConfig>,
+    limits: &Limits,
+) -> Result<CompiledModel> {
     let mut graph = onnx::graph::parse(onnx, limits)?;
     cleanup::cleanup(&mut graph)?;
     let ir = lower::lower(&graph, config, limits)?;
     let summary = summary::summarize(&ir);
-    Ok(CompiledModel { ir, summary })
+    Ok(CompiledModel {
+        ir,
+        summary,
+        family: Family::Onnx,
+    })
 }
 
 impl CompiledModel {
     /// The IR (for the estimator and RTL generator).
     pub fn ir(&self) -> &ir::Model {
         &self.ir
+    }
+
+    /// The model family (and, outside ONNX, the model itself).
+    pub fn family(&self) -> &Family {
+        &self.family
     }
 
     /// Layer table and totals.
@@ -114,7 +139,10 @@ impl CompiledModel {
 
     /// Simulates `n` samples; returns raw integers per output.
     pub fn simulate_raw(&self, inputs: &[f32], n: usize) -> Result<RawOutput> {
-        let values = sim::run(&self.ir, inputs, n)?;
+        let values = match &self.family {
+            Family::Onnx => sim::run(&self.ir, inputs, n)?,
+            Family::Bdt(b) => model::simulate_bdt(b, inputs, n)?,
+        };
         Ok(RawOutput {
             values,
             types: self.output_types(),

@@ -104,7 +104,10 @@ pub fn build_scheduled(
     clock_ns: f64,
     opts: &NetOptions,
 ) -> Result<(Net, Schedule, Vec<String>)> {
-    let net = lower::build(model.ir(), opts)?;
+    let net = match model.family() {
+        crate::Family::Onnx => lower::build(model.ir(), opts)?,
+        crate::Family::Bdt(b) => b.build_net(opts)?,
+    };
     let delays = DelayModel::scaled(device.family.speed_factor());
     let sch = pipeline::schedule(&net, &delays, clock_ns);
     let mut notes = Vec::new();
