@@ -66,6 +66,67 @@ pub struct Config {
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "ARENA_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
+
+    /// Mark session cookies `Secure` (set when the site is served over TLS, also behind a proxy).
+    #[arg(
+        long,
+        env = "ARENA_SECURE_COOKIES",
+        default_value_t = false,
+        global = true
+    )]
+    pub secure_cookies: bool,
+
+    /// The development login (sign in as any user, no password). Default: on for
+    /// `arena up` on a loopback address, off otherwise; refused on a non-loopback bind.
+    #[arg(long, env = "ARENA_DEV_LOGIN", global = true)]
+    pub dev_login: Option<bool>,
+
+    /// GitHub OAuth app: client id (sign-in with GitHub is offered when set).
+    #[arg(long, env = "ARENA_GITHUB_CLIENT_ID", global = true)]
+    pub github_client_id: Option<String>,
+    /// GitHub OAuth app: client secret.
+    #[arg(
+        long,
+        env = "ARENA_GITHUB_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub github_client_secret: Option<String>,
+
+    /// ORCID public API client id (sign-in with ORCID is offered when set).
+    #[arg(long, env = "ARENA_ORCID_CLIENT_ID", global = true)]
+    pub orcid_client_id: Option<String>,
+    /// ORCID client secret.
+    #[arg(
+        long,
+        env = "ARENA_ORCID_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub orcid_client_secret: Option<String>,
+
+    /// An OpenID Connect issuer: its discovery URL (.../.well-known/openid-configuration) or issuer URL.
+    #[arg(long, env = "ARENA_OIDC_DISCOVERY_URL", global = true)]
+    pub oidc_discovery_url: Option<String>,
+    /// OpenID Connect client id.
+    #[arg(long, env = "ARENA_OIDC_CLIENT_ID", global = true)]
+    pub oidc_client_id: Option<String>,
+    /// OpenID Connect client secret.
+    #[arg(
+        long,
+        env = "ARENA_OIDC_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub oidc_client_secret: Option<String>,
+    /// What the OpenID Connect sign-in button says.
+    #[arg(
+        long,
+        env = "ARENA_OIDC_NAME",
+        default_value = "OpenID Connect",
+        global = true
+    )]
+    pub oidc_name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -97,6 +158,89 @@ impl Config {
         Duration::from_secs(self.request_timeout.max(1))
     }
 
+    /// Whether the development login is on: `up` turns it on by default on a
+    /// loopback bind; asking for it on any other address is an error.
+    pub fn dev_login_for(&self, command_up: bool) -> anyhow::Result<bool> {
+        match (self.dev_login, command_up) {
+            (Some(false), _) | (None, false) => Ok(false),
+            (None, true) => Ok(self.bind.ip().is_loopback()),
+            (Some(true), _) => server::accounts::dev_login_allowed(self.bind)
+                .map(|()| true)
+                .map_err(anyhow::Error::msg),
+        }
+    }
+
+    /// The sign-in providers configured (id, label, client id, secret, kind).
+    pub fn account_settings(&self, dev_login: bool) -> server::accounts::AccountSettings {
+        use server::accounts::{Provider, ProviderKind};
+        let mut providers = Vec::new();
+        let secret = |s: &Option<String>| s.clone().unwrap_or_default();
+        if let Some(id) = &self.github_client_id {
+            providers.push(Provider::new(
+                "github",
+                "GitHub",
+                id,
+                &secret(&self.github_client_secret),
+                ProviderKind::GitHub,
+            ));
+        }
+        if let Some(id) = &self.orcid_client_id {
+            providers.push(Provider::new(
+                "orcid",
+                "ORCID",
+                id,
+                &secret(&self.orcid_client_secret),
+                ProviderKind::Orcid,
+            ));
+        }
+        if let (Some(url), Some(id)) = (&self.oidc_discovery_url, &self.oidc_client_id) {
+            let kind = ProviderKind::Oidc {
+                discovery_url: url.clone(),
+            };
+            providers.push(Provider::new(
+                "oidc",
+                &self.oidc_name,
+                id,
+                &secret(&self.oidc_client_secret),
+                kind,
+            ));
+        }
+        server::accounts::AccountSettings {
+            providers: providers.into_iter().map(std::sync::Arc::new).collect(),
+            secure_cookies: self.secure_cookies,
+            dev_login,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .user_agent("fastml-arena")
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    fn describe_providers(&self) -> String {
+        let mut names = Vec::new();
+        let mut add = |name: &str, id: &Option<String>, secret: &Option<String>| {
+            if id.is_some() {
+                let secret = if secret.is_some() {
+                    "secret ***"
+                } else {
+                    "no secret"
+                };
+                names.push(format!("{name} ({secret})"));
+            }
+        };
+        add("github", &self.github_client_id, &self.github_client_secret);
+        add("orcid", &self.orcid_client_id, &self.orcid_client_secret);
+        if self.oidc_discovery_url.is_some() {
+            add("oidc", &self.oidc_client_id, &self.oidc_client_secret);
+        }
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    }
+
     /// One line per setting, secrets redacted.
     pub fn describe(&self) -> String {
         let database = match &self.database_url {
@@ -115,6 +259,8 @@ impl Config {
             ("workers", self.workers.to_string()),
             ("db pool", self.db_pool.to_string()),
             ("request timeout", format!("{} s", self.request_timeout)),
+            ("sign-in", self.describe_providers()),
+            ("secure cookies", self.secure_cookies.to_string()),
         ]
         .iter()
         .map(|(k, v)| format!("  {k:<16}{v}"))
@@ -142,5 +288,64 @@ fn redact_store(url: &str) -> String {
             parsed.to_string()
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Config;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn config(args: &[&str]) -> Config {
+        let mut argv = vec!["arena"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("arguments parse").config
+    }
+
+    #[test]
+    fn development_login_is_refused_on_a_public_bind() {
+        let public = config(&["--bind", "0.0.0.0:8080", "--dev-login", "true"]);
+        let error = public.dev_login_for(true).unwrap_err().to_string();
+        assert!(error.contains("loopback"), "{error}");
+        assert!(public.dev_login_for(false).is_err());
+        // `up` on a public address without asking: off, not an error.
+        let quiet = config(&["--bind", "0.0.0.0:8080"]);
+        assert!(!quiet.dev_login_for(true).unwrap());
+        // On loopback: on for `up`, off for `serve` unless asked.
+        let local = config(&["--bind", "127.0.0.1:8080"]);
+        assert!(local.dev_login_for(true).unwrap());
+        assert!(!local.dev_login_for(false).unwrap());
+        let ipv6 = config(&["--bind", "[::1]:8080", "--dev-login", "true"]);
+        assert!(ipv6.dev_login_for(false).unwrap());
+    }
+
+    #[test]
+    fn secrets_are_not_described() {
+        let c = config(&[
+            "--oidc-discovery-url",
+            "http://127.0.0.1:9/.well-known/openid-configuration",
+            "--oidc-client-id",
+            "arena",
+            "--oidc-client-secret",
+            "hunter2-secret",
+            "--github-client-id",
+            "gh",
+            "--github-client-secret",
+            "gh-secret-value",
+        ]);
+        let text = c.describe();
+        assert!(
+            !text.contains("hunter2") && !text.contains("gh-secret-value"),
+            "{text}"
+        );
+        assert!(text.contains("oidc (secret ***)"), "{text}");
+        assert_eq!(c.account_settings(false).providers.len(), 2);
     }
 }

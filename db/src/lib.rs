@@ -10,6 +10,7 @@ pub mod datasets;
 pub mod error;
 pub mod jobs;
 pub mod seeds;
+pub mod sessions;
 pub mod submissions;
 pub mod testing;
 pub mod users;

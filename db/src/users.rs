@@ -140,3 +140,97 @@ pub async fn revoke_token(pool: &PgPool, user_id: Uuid, token_id: Uuid) -> Resul
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Create a user for a new external identity, with a free handle derived from
+/// `preferred` (lower-case letters, digits and `-`; a number is appended when taken).
+pub async fn create_unique(
+    pool: &PgPool,
+    preferred: &str,
+    display_name: &str,
+    email: Option<&str>,
+    orcid: Option<&str>,
+) -> Result<User> {
+    let base = handle_from(preferred);
+    let sql = format!(
+        "INSERT INTO users (id, handle, display_name, email, orcid) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (handle) DO NOTHING RETURNING {USER_COLUMNS}"
+    );
+    for n in 0u32.. {
+        let handle = if n == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        let created = sqlx::query_as::<_, User>(&sql)
+            .bind(Uuid::new_v4())
+            .bind(&handle)
+            .bind(display_name)
+            .bind(email)
+            .bind(orcid)
+            .fetch_optional(pool)
+            .await?;
+        if let Some(user) = created {
+            return Ok(user);
+        }
+    }
+    unreachable!("the handle space is unbounded")
+}
+
+/// A handle from a login name or display name: `[a-z0-9-]`, 1 to 32 characters.
+pub fn handle_from(text: &str) -> String {
+    let mut handle = String::new();
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            handle.push(c);
+        } else if !handle.ends_with('-') && !handle.is_empty() {
+            handle.push('-');
+        }
+        if handle.len() >= 32 {
+            break;
+        }
+    }
+    let handle = handle.trim_end_matches('-').to_owned();
+    if handle.is_empty() {
+        "user".to_owned()
+    } else {
+        handle
+    }
+}
+
+/// Every user, for the dev login and the admin (small installations: at most `limit`).
+pub async fn list(pool: &PgPool, limit: i64) -> Result<Vec<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY is_admin DESC, handle LIMIT $1");
+    Ok(sqlx::query_as::<_, User>(&sql)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// Change the profile fields a user edits on the account page.
+pub async fn update_profile(
+    pool: &PgPool,
+    user_id: Uuid,
+    display_name: &str,
+    email: Option<&str>,
+    orcid: Option<&str>,
+) -> Result<()> {
+    sqlx::query("UPDATE users SET display_name = $2, email = $3, orcid = $4 WHERE id = $1")
+        .bind(user_id)
+        .bind(display_name)
+        .bind(email)
+        .bind(orcid)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The challenges a user organizes: (slug, title).
+pub async fn organized_challenges(pool: &PgPool, user_id: Uuid) -> Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT c.slug, c.title FROM challenge_organizers o JOIN challenges c ON c.id = o.challenge_id
+         WHERE o.user_id = $1 ORDER BY c.title",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,7 +1,13 @@
 //! Who is calling: an API token (`Authorization: Bearer arena_...`) resolved to
 //! a user and the token's scopes. Anonymous callers get `Caller::anonymous()`.
+//!
+//! A browser session cookie also identifies the caller, for reads only (GET and
+//! HEAD, with the `read` scope): pages poll the API with it. Writes through the
+//! API need a token; writes from the browser go through the pages' forms, which
+//! carry a CSRF token.
 
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use db::users::User;
@@ -53,7 +59,7 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
-            return Ok(Caller::anonymous());
+            return session_caller(parts, state).await;
         };
         let secret = header
             .to_str()
@@ -73,4 +79,23 @@ impl FromRequestParts<AppState> for Caller {
             )),
         }
     }
+}
+
+/// The signed-in user of a session cookie, for safe methods only.
+async fn session_caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let safe = parts.method == Method::GET || parts.method == Method::HEAD;
+    let cookie = crate::accounts::session::cookie_value(parts, crate::accounts::SESSION_COOKIE);
+    let (true, Some(secret)) = (safe, cookie) else {
+        return Ok(Caller::anonymous());
+    };
+    let user = db::sessions::get(&state.pool, &secret)
+        .await?
+        .and_then(|s| s.user);
+    Ok(match user {
+        Some(user) => Caller {
+            user: Some(user),
+            scopes: vec!["read".to_owned()],
+        },
+        None => Caller::anonymous(),
+    })
 }

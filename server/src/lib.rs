@@ -3,6 +3,7 @@
 //! [`router`] builds the whole application from an [`AppState`]; tests drive the
 //! same router as production.
 
+pub mod accounts;
 mod api;
 pub mod auth;
 pub mod error;
@@ -40,6 +41,8 @@ pub struct Settings {
     pub public_url: String,
     /// Longest time a request may take before it is answered with 408.
     pub request_timeout: Duration,
+    /// Sign-in providers, cookie policy, development login.
+    pub accounts: accounts::AccountSettings,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
         Settings {
             public_url: "http://127.0.0.1:8080".to_owned(),
             request_timeout: Duration::from_secs(30),
+            accounts: accounts::AccountSettings::default(),
         }
     }
 }

@@ -9,10 +9,12 @@ use crate::platform::{Platform, Schema, shutdown_on_signal};
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let listener = bind(config).await?;
+    let dev_login = config.dev_login_for(false)?;
     let platform = Platform::start(config, Schema::RequireCurrent).await?;
     let shutdown = shutdown_on_signal();
     eprintln!("serving on {}", config.public_url());
-    let served = server::serve(listener, app_state(config, &platform), shutdown).await;
+    let state = app_state(config, &platform, dev_login);
+    let served = server::serve(listener, state, shutdown).await;
     platform.stop().await;
     served.context("HTTP server failed")
 }
@@ -31,13 +33,14 @@ pub async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
     })
 }
 
-pub fn app_state(config: &Config, platform: &Platform) -> server::AppState {
+pub fn app_state(config: &Config, platform: &Platform, dev_login: bool) -> server::AppState {
     server::AppState {
         pool: platform.pool.clone(),
         store: platform.store.clone(),
         settings: Arc::new(server::Settings {
             public_url: config.public_url(),
             request_timeout: config.request_timeout(),
+            accounts: config.account_settings(dev_login),
         }),
     }
 }

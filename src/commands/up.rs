@@ -9,6 +9,7 @@ use crate::platform::{Platform, Schema, shutdown_on_signal};
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let listener = bind(config).await?;
+    let dev_login = config.dev_login_for(true)?;
     let platform = Platform::start(config, Schema::Migrate).await?;
     if let Err(e) = crate::seed::run(&platform.pool, &platform.store).await {
         platform.stop().await;
@@ -27,7 +28,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     ));
     let server = tokio::spawn(server::serve(
         listener,
-        app_state(config, &platform),
+        app_state(config, &platform, dev_login),
         shutdown.clone(),
     ));
 
@@ -35,6 +36,12 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         "\nFastML Arena is up at {}  (Ctrl-C to stop)\n",
         config.public_url()
     );
+    if dev_login {
+        eprintln!(
+            "Development login ON (loopback only): sign in as any seeded user at {}/login\n",
+            config.public_url()
+        );
+    }
 
     let served = server.await.context("HTTP server task")?;
     // The server returns after shutdown (or on a fatal error): make sure workers stop too.
