@@ -191,10 +191,12 @@ pub fn ingest(manifest: &Manifest, base_dir: &Path) -> Result<BuiltVersion> {
 
 fn read_parquet_file(path: &Path, rel: &str) -> Result<Vec<RecordBatch>> {
     let file = File::open(path).map_err(|e| DatasetError::io(rel, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?
-        .with_batch_size(READ_BATCH_ROWS)
-        .build()?;
-    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+    crate::parquet_io::contain_panics(|| {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)?
+            .with_batch_size(READ_BATCH_ROWS)
+            .build()?;
+        Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+    })
 }
 
 /// CSV column names of a feature: the name itself for scalars; `name_0`, `name_1`, ...

@@ -164,12 +164,29 @@ pub fn write_parquet_bytes<'a>(
 
 /// Reads a whole Parquet file (bytes, `std::fs::File`, ...) into batches.
 pub fn read_parquet<R: ChunkReader + 'static>(input: R) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(input)?
-        .with_batch_size(READ_BATCH_ROWS)
-        .build()?;
-    let schema = arrow::record_batch::RecordBatchReader::schema(&reader);
-    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok((schema, batches))
+    contain_panics(|| {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(input)?
+            .with_batch_size(READ_BATCH_ROWS)
+            .build()?;
+        let schema = arrow::record_batch::RecordBatchReader::schema(&reader);
+        let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok((schema, batches))
+    })
+}
+
+/// Run a Parquet decode, turning a panic of the decoder into an error. The
+/// `parquet` crate still panics on some malformed pages (found by
+/// datasets/tests/fuzz_parquet.rs: an out-of-range dictionary index in
+/// `RleDecoder::get_batch_with_dict`, apache/arrow-rs#9434), and a file is
+/// input we do not control.
+pub fn contain_panics<T>(decode: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|_| {
+        Err(DatasetError::Parquet(
+            parquet::errors::ParquetError::General(
+                "malformed Parquet file: the decoder failed on a corrupt page".into(),
+            ),
+        ))
+    })
 }
 
 /// Statistics of every column of a Parquet file. Roles and shapes come from `features`,
