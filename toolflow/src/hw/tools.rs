@@ -1,7 +1,7 @@
 //! Subprocess runner for the external tools (Verilator, Icarus, Yosys):
 //! a work directory handed in by the caller, a wall-clock limit (the whole
-//! process group is killed), an address-space limit through `prlimit` when
-//! it is installed, and stdout/stderr captured to files in the work
+//! process group is killed), CPU-time and address-space limits through
+//! `prlimit` (util-linux) when it is installed, and stdout/stderr captured to files in the work
 //! directory. This is the only place the toolflow starts processes.
 
 use std::path::{Path, PathBuf};
@@ -113,15 +113,22 @@ pub fn run(
     let err_path = dir.join(format!("{log}.err"));
     let out = std::fs::File::create(&out_path).map_err(|e| io(e, "cannot create log"))?;
     let err = std::fs::File::create(&err_path).map_err(|e| io(e, "cannot create log"))?;
-    let mut cmd = match (limits.memory_mib, which("prlimit")) {
-        (m, Some(prlimit)) if m > 0 => {
+    let mut cmd = match which("prlimit") {
+        Some(prlimit) => {
             let mut c = Command::new(prlimit);
-            c.arg(format!("--as={}", m.saturating_mul(1 << 20)))
-                .arg("--")
-                .arg(program);
+            // CPU seconds per process: a backstop to the wall-clock kill below
+            // that also holds if this process dies and cannot kill the tool.
+            c.arg(format!("--cpu={}", limits.timeout_s.max(1)));
+            if limits.memory_mib > 0 {
+                c.arg(format!(
+                    "--as={}",
+                    limits.memory_mib.saturating_mul(1 << 20)
+                ));
+            }
+            c.arg("--").arg(program);
             c
         }
-        _ => Command::new(program),
+        None => Command::new(program),
     };
     cmd.args(args)
         .current_dir(dir)
