@@ -28,10 +28,42 @@ pub struct Config {
     pub pg_port: Option<u16>,
 
     /// Object store for datasets, models and reports: file:///abs/dir, memory://,
-    /// or s3://bucket/prefix (credentials from AWS_* variables, endpoint from
-    /// ARENA_S3_ENDPOINT). Default: file://DATA_DIR/store.
+    /// or s3://bucket/prefix (see the --s3-* settings; what they leave unset comes
+    /// from the standard AWS_* variables). Default: file://DATA_DIR/store.
     #[arg(long, env = "ARENA_STORE_URL", global = true)]
     pub store_url: Option<String>,
+
+    /// Endpoint of an S3-compatible server (MinIO, Ceph, moto...) for s3:// stores;
+    /// AWS itself when unset.
+    #[arg(long, env = "ARENA_S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+
+    /// Region of the S3 bucket (default: AWS_REGION, else us-east-1).
+    #[arg(long, env = "ARENA_S3_REGION", global = true)]
+    pub s3_region: Option<String>,
+
+    /// S3 access key id (default: AWS_ACCESS_KEY_ID or the instance's role).
+    #[arg(
+        long,
+        env = "ARENA_S3_ACCESS_KEY_ID",
+        global = true,
+        hide_env_values = true
+    )]
+    pub s3_access_key_id: Option<String>,
+
+    /// S3 secret access key (default: AWS_SECRET_ACCESS_KEY); never printed.
+    #[arg(
+        long,
+        env = "ARENA_S3_SECRET_ACCESS_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub s3_secret_access_key: Option<String>,
+
+    /// Allow plain HTTP to a non-loopback S3 endpoint (a private network such as
+    /// docker-compose's); loopback endpoints may always use HTTP.
+    #[arg(long, env = "ARENA_S3_ALLOW_HTTP", global = true)]
+    pub s3_allow_http: bool,
 
     /// Address the HTTP server listens on.
     #[arg(
@@ -147,6 +179,17 @@ impl Config {
             .unwrap_or_else(|| format!("file://{}", self.data_dir().join("store").display()))
     }
 
+    /// The S3 settings for `s3://` stores.
+    pub fn s3(&self) -> datasets::S3Settings {
+        datasets::S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+            allow_http: self.s3_allow_http,
+        }
+    }
+
     pub fn public_url(&self) -> String {
         self.public_url
             .clone()
@@ -250,10 +293,15 @@ impl Config {
                 self.data_dir().join("postgres").display()
             ),
         };
-        [
+        let mut lines = vec![
             ("data dir", self.data_dir().display().to_string()),
             ("database", database),
             ("store", redact_store(&self.store_url())),
+        ];
+        if self.store_url().starts_with("s3://") {
+            lines.extend(self.describe_s3());
+        }
+        lines.extend([
             ("bind", self.bind.to_string()),
             ("public url", self.public_url()),
             ("workers", self.workers.to_string()),
@@ -261,11 +309,40 @@ impl Config {
             ("request timeout", format!("{} s", self.request_timeout)),
             ("sign-in", self.describe_providers()),
             ("secure cookies", self.secure_cookies.to_string()),
+        ]);
+        lines
+            .iter()
+            .map(|(k, v)| format!("  {k:<16}{v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The S3 settings as printed: where a value comes from, the secret never shown.
+    fn describe_s3(&self) -> Vec<(&'static str, String)> {
+        let or_env = |value: &Option<String>, fallback: &str| {
+            value
+                .clone()
+                .unwrap_or_else(|| format!("(from {fallback})"))
+        };
+        vec![
+            (
+                "s3 endpoint",
+                or_env(&self.s3_endpoint, "AWS_ENDPOINT, else AWS"),
+            ),
+            ("s3 region", or_env(&self.s3_region, "AWS_REGION")),
+            (
+                "s3 access key",
+                or_env(&self.s3_access_key_id, "AWS_ACCESS_KEY_ID"),
+            ),
+            (
+                "s3 secret",
+                match &self.s3_secret_access_key {
+                    Some(_) => "***".to_owned(),
+                    None => "(from AWS_SECRET_ACCESS_KEY)".to_owned(),
+                },
+            ),
+            ("s3 allow http", self.s3_allow_http.to_string()),
         ]
-        .iter()
-        .map(|(k, v)| format!("  {k:<16}{v}"))
-        .collect::<Vec<_>>()
-        .join("\n")
     }
 }
 
@@ -347,5 +424,28 @@ mod tests {
         );
         assert!(text.contains("oidc (secret ***)"), "{text}");
         assert_eq!(c.account_settings(false).providers.len(), 2);
+    }
+
+    #[test]
+    fn s3_settings_come_from_flags_and_the_secret_is_not_described() {
+        let c = config(&[
+            "--store-url",
+            "s3://bucket/prefix",
+            "--s3-endpoint",
+            "http://minio:9000",
+            "--s3-access-key-id",
+            "arena",
+            "--s3-secret-access-key",
+            "s3-secret-value",
+            "--s3-allow-http",
+        ]);
+        let text = c.describe();
+        assert!(!text.contains("s3-secret-value"), "{text}");
+        assert!(text.contains("http://minio:9000"), "{text}");
+        let s3 = c.s3();
+        assert_eq!(s3.secret_access_key.as_deref(), Some("s3-secret-value"));
+        assert!(s3.allow_http);
+        // A file store does not list S3 settings at all.
+        assert!(!config(&[]).describe().contains("s3 endpoint"));
     }
 }

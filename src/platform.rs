@@ -70,7 +70,7 @@ impl Platform {
             Schema::Migrate => db::migrate(&pool).await?,
             Schema::RequireCurrent => db::require_migrated(&pool).await?,
         }
-        let store = datasets::store::open_store(&config.store_url())
+        let store = datasets::store::open_store_with(&config.store_url(), &config.s3())
             .with_context(|| format!("opening the object store {}", config.store_url()))?;
         Ok((pool, store))
     }

@@ -20,4 +20,4 @@ pub use ingest::{Blob, BuiltVersion, InputFile, SplitInput, VersionInput, build_
 pub use manifest::{Manifest, ingest_manifest};
 pub use model::*;
 pub use stats::ColumnStats;
-pub use store::{ContentKey, open_store, put_content};
+pub use store::{ContentKey, S3Settings, open_store, open_store_with, put_content};

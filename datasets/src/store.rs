@@ -1,11 +1,11 @@
 //! The one place the object store is opened, and content-addressed storage.
 //!
 //! URLs: `file:///abs/dir` (created if missing), `memory://` (tests), and
-//! `s3://bucket/prefix` configured from the environment (`AWS_ACCESS_KEY_ID`,
-//! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, ... as read by `AmazonS3Builder::from_env`, and
-//! `ARENA_S3_ENDPOINT` for an S3-compatible server; plain HTTP is allowed for loopback
-//! endpoints (localhost, 127.0.0.0/8, ::1), and for other hosts only with
-//! `ARENA_S3_ALLOW_HTTP=true`).
+//! `s3://bucket/prefix`. S3 settings come from [`S3Settings`] (the binary fills them
+//! from its `ARENA_S3_*` configuration); whatever they leave unset is read from the
+//! standard `AWS_*` variables (`AmazonS3Builder::from_env`), so instance roles and
+//! web-identity tokens keep working. Plain HTTP is allowed for loopback endpoints
+//! (localhost, 127.0.0.0/8, ::1), and for other hosts only with `allow_http`.
 
 use std::sync::Arc;
 
@@ -41,8 +41,57 @@ pub fn is_loopback_endpoint(endpoint: &str) -> bool {
     }
 }
 
-/// Opens the store named by `url`.
+/// Settings of an S3-compatible store; `None` fields fall back to the `AWS_*` variables.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    /// Endpoint of an S3-compatible server (MinIO, moto, Ceph...); AWS when unset.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Allow plain HTTP to a non-loopback endpoint (a private network such as compose).
+    pub allow_http: bool,
+}
+
+impl std::fmt::Debug for S3Settings {
+    // Never print the secret, even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "***"),
+            )
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
+}
+
+impl S3Settings {
+    /// The settings named by the `ARENA_S3_*` variables (for callers without a
+    /// configuration struct; the binary builds these from its flags instead).
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        S3Settings {
+            endpoint: var("ARENA_S3_ENDPOINT"),
+            region: var("ARENA_S3_REGION"),
+            access_key_id: var("ARENA_S3_ACCESS_KEY_ID"),
+            secret_access_key: var("ARENA_S3_SECRET_ACCESS_KEY"),
+            allow_http: var("ARENA_S3_ALLOW_HTTP")
+                .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")),
+        }
+    }
+}
+
+/// Opens the store named by `url`, S3 settings from the `ARENA_S3_*` variables.
 pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
+    open_store_with(url, &S3Settings::from_env())
+}
+
+/// Opens the store named by `url`; `s3` applies to `s3://` URLs only.
+pub fn open_store_with(url: &str, s3: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
     let parsed = url::Url::parse(url).map_err(|e| url_error(url, e.to_string()))?;
     match parsed.scheme() {
         "memory" => Ok(Arc::new(InMemory::new())),
@@ -59,23 +108,7 @@ pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
                 .host_str()
                 .filter(|b| !b.is_empty())
                 .ok_or_else(|| url_error(url, "missing bucket name"))?;
-            let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-            if let Ok(endpoint) = std::env::var("ARENA_S3_ENDPOINT") {
-                let http = endpoint.starts_with("http://");
-                let forced = std::env::var("ARENA_S3_ALLOW_HTTP")
-                    .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
-                if http && !is_loopback_endpoint(&endpoint) && !forced {
-                    return Err(url_error(
-                        url,
-                        format!(
-                            "ARENA_S3_ENDPOINT `{endpoint}` uses plain HTTP on a non-loopback host; \
-                             use https or set ARENA_S3_ALLOW_HTTP=true (e.g. inside docker-compose)"
-                        ),
-                    ));
-                }
-                builder = builder.with_endpoint(endpoint).with_allow_http(http);
-            }
-            let store = builder.build()?;
+            let store = s3_builder(url, bucket, s3)?.build()?;
             let prefix = parsed.path().trim_matches('/');
             if prefix.is_empty() {
                 Ok(Arc::new(store))
@@ -90,6 +123,38 @@ pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
             ),
         )),
     }
+}
+
+fn s3_builder(url: &str, bucket: &str, s3: &S3Settings) -> Result<AmazonS3Builder> {
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(region) = &s3.region {
+        builder = builder.with_region(region);
+    }
+    if let Some(key) = &s3.access_key_id {
+        builder = builder.with_access_key_id(key);
+    }
+    if let Some(secret) = &s3.secret_access_key {
+        builder = builder.with_secret_access_key(secret);
+    }
+    if let Some(endpoint) = &s3.endpoint {
+        let http = endpoint.starts_with("http://");
+        if http && !is_loopback_endpoint(endpoint) && !s3.allow_http {
+            return Err(url_error(
+                url,
+                format!(
+                    "S3 endpoint `{endpoint}` uses plain HTTP on a non-loopback host; \
+                     use https or set ARENA_S3_ALLOW_HTTP=true (e.g. inside docker-compose)"
+                ),
+            ));
+        }
+        // S3-compatible servers are addressed by path (`endpoint/bucket/key`);
+        // virtual-host addressing would need DNS names per bucket.
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(http)
+            .with_virtual_hosted_style_request(false);
+    }
+    Ok(builder)
 }
 
 /// Where content-addressed bytes went.
@@ -181,6 +246,25 @@ mod tests {
         assert!(is_loopback_endpoint("http://localhost:9000"));
         assert!(is_loopback_endpoint("http://[::1]:9000"));
         assert!(!is_loopback_endpoint("http://minio:9000"));
+    }
+
+    #[test]
+    fn plain_http_to_a_remote_endpoint_needs_allow_http() {
+        let mut s3 = S3Settings {
+            endpoint: Some("http://minio:9000".into()),
+            region: Some("us-east-1".into()),
+            access_key_id: Some("arena".into()),
+            secret_access_key: Some("hunter2hunter2".into()),
+            allow_http: false,
+        };
+        let refused = open_store_with("s3://bucket/prefix", &s3).expect_err("refused");
+        assert!(
+            refused.to_string().contains("ARENA_S3_ALLOW_HTTP"),
+            "{refused}"
+        );
+        s3.allow_http = true;
+        assert!(open_store_with("s3://bucket/prefix", &s3).is_ok());
+        assert!(!format!("{s3:?}").contains("hunter2"));
     }
 
     #[tokio::test]
