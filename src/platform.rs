@@ -72,6 +72,7 @@ impl Platform {
         }
         let store = datasets::store::open_store_with(&config.store_url(), &config.s3())
             .with_context(|| format!("opening the object store {}", config.store_url()))?;
+        let store = server::observability::instrument_store(store);
         Ok((pool, store))
     }
 

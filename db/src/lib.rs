@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod datasets;
 pub mod error;
 pub mod jobs;
+pub mod metrics;
 pub mod seeds;
 pub mod sessions;
 pub mod submissions;

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 mod health;
 pub mod leaderboard;
+pub mod observability;
 pub mod ops;
 mod pages;
 pub mod pareto;
@@ -22,7 +23,6 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
 
@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
     Router::new()
         .merge(health::routes())
+        .merge(observability::routes())
         .merge(api::routes())
         .merge(pages::routes())
         .fallback(pages::not_found)
@@ -67,7 +68,7 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(observability::track))
         .with_state(state)
 }
 

@@ -13,11 +13,34 @@ pub struct WorkerArgs {
     /// Seconds a job's lease lasts without a heartbeat before another worker takes it back.
     #[arg(long, default_value_t = 30)]
     pub lease_seconds: u64,
+    /// Serve this worker's metrics (job and step durations, heartbeats, store
+    /// errors) in the Prometheus text format at http://ADDR/metrics.
+    #[arg(long, env = "ARENA_WORKER_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 pub async fn run(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
+    // Bind first, so an occupied port is one clear error before anything starts.
+    let metrics_listener = match args.metrics_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (--metrics-addr): {e}"))?,
+        ),
+        None => None,
+    };
     let platform = Platform::start(config, Schema::RequireCurrent).await?;
     let shutdown = shutdown_on_signal();
+    if let Some(listener) = metrics_listener {
+        eprintln!(
+            "worker metrics on http://{}/metrics",
+            listener.local_addr()?
+        );
+        tokio::spawn(server::observability::serve_process_metrics(
+            listener,
+            shutdown.clone(),
+        ));
+    }
     let mut options = worker::WorkerOptions {
         concurrency: args.concurrency.unwrap_or(config.workers).max(1),
         ..Default::default()

@@ -186,7 +186,14 @@ impl Slot {
             // Register interest before claiming so a notification sent between an
             // empty claim and the wait is not lost.
             let notified = self.wake.notified();
-            match db::jobs::claim(&self.pool, &self.owner, &kinds, self.options.lease).await {
+            let claimed =
+                db::jobs::claim(&self.pool, &self.owner, &kinds, self.options.lease).await;
+            if claimed.is_ok() {
+                db::metrics::global()
+                    .worker_last_heartbeat
+                    .set(&[&self.options.name], db::metrics::unix_now());
+            }
+            match claimed {
                 Ok(Some(job)) => {
                     backoff = Duration::from_millis(200);
                     self.execute(job).await;
@@ -227,6 +234,7 @@ impl Slot {
             _ = self.shutdown.cancelled() => Outcome::Shutdown,
             _ = self.keep_lease(&job) => Outcome::LeaseLost,
         };
+        record_job_metrics(&job.kind, &outcome, started.elapsed().as_secs_f64());
         let recorded = match outcome {
             Outcome::Done(Ok(result)) => {
                 db::jobs::finish(&self.pool, job.id, &self.owner, &result).await
@@ -266,14 +274,39 @@ impl Slot {
         let period = self.options.lease / 3;
         loop {
             tokio::time::sleep(period).await;
-            match db::jobs::heartbeat(&self.pool, job.id, &self.owner, self.options.lease).await {
-                Ok(true) => {}
+            let renewed =
+                db::jobs::heartbeat(&self.pool, job.id, &self.owner, self.options.lease).await;
+            let metrics = db::metrics::global();
+            let result = match &renewed {
+                Ok(true) => "ok",
+                Ok(false) => "lost",
+                Err(_) => "error",
+            };
+            metrics.worker_heartbeats.inc(&[&self.options.name, result]);
+            match renewed {
+                Ok(true) => metrics
+                    .worker_last_heartbeat
+                    .set(&[&self.options.name], db::metrics::unix_now()),
                 Ok(false) => return,
                 // The database is unreachable: keep working; the lease may still hold.
                 Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
             }
         }
     }
+}
+
+/// Count the attempt and its wall time under the way it ended.
+fn record_job_metrics(kind: &str, outcome: &Outcome, seconds: f64) {
+    let outcome = match outcome {
+        Outcome::Done(Ok(_)) => "ok",
+        Outcome::Done(Err(e)) if e.retryable => "transient_error",
+        Outcome::Done(Err(_)) => "error",
+        Outcome::Shutdown => "handed_back",
+        Outcome::LeaseLost => "lease_lost",
+    };
+    let metrics = db::metrics::global();
+    metrics.jobs_ended.inc(&[kind, outcome]);
+    metrics.job_seconds.observe(&[kind, outcome], seconds);
 }
 
 enum Outcome {

@@ -70,7 +70,9 @@ impl EvaluateHandler {
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or_else(|| JobError::permanent("job payload lacks a submission_id"))?;
         let mut log = Log::default();
-        match self.steps(id, &mut log).await {
+        let outcome = self.steps(id, &mut log).await;
+        log.end_step();
+        match outcome {
             Ok(results) => {
                 db::submissions::conclude(
                     &self.pool,
@@ -111,8 +113,9 @@ impl EvaluateHandler {
         }
     }
 
-    async fn advance(&self, id: Uuid, status: &str, log: &mut Log) -> Result<(), Stop> {
+    async fn advance(&self, id: Uuid, status: &'static str, log: &mut Log) -> Result<(), Stop> {
         log.line(&format!("{status}..."));
+        log.start_step(status);
         match db::submissions::advance(&self.pool, id, status).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(Stop::Cancelled),
@@ -308,14 +311,30 @@ pub fn toolflow_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
-/// The human log of an evaluation, kept with the submission.
+/// The human log of an evaluation, kept with the submission; it also times the
+/// steps for the `arena_job_step_duration_seconds` metric.
 #[derive(Default)]
 pub struct Log {
     pub text: String,
     started: Option<Instant>,
+    step: Option<(&'static str, Instant)>,
 }
 
 impl Log {
+    /// A new step begins: the previous one (if any) ends now.
+    fn start_step(&mut self, step: &'static str) {
+        self.end_step();
+        self.step = Some((step, Instant::now()));
+    }
+
+    fn end_step(&mut self) {
+        if let Some((step, started)) = self.step.take() {
+            db::metrics::global()
+                .job_step_seconds
+                .observe(&[step], started.elapsed().as_secs_f64());
+        }
+    }
+
     pub fn line(&mut self, line: &str) {
         let started = *self.started.get_or_insert_with(Instant::now);
         self.text.push_str(&format!(
