@@ -35,6 +35,26 @@ fn jobs_ok(port: u16) -> f64 {
         .sum()
 }
 
+/// The sum of the samples in a scrape whose line starts with `prefix` (name and
+/// the first labels, e.g. `arena_job_step_duration_seconds_sum{step="compiling"`).
+fn sample_sum(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Mean of a histogram over several scrapes: sum of `_sum` / sum of `_count`.
+fn histogram_mean(scrapes: &[String], name: &str, labels: &str) -> f64 {
+    let total = |suffix: &str| -> f64 {
+        scrapes
+            .iter()
+            .map(|t| sample_sum(t, &format!("{name}_{suffix}{{{labels}")))
+            .sum()
+    };
+    total("sum") / total("count").max(1.0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_three_workers_200_submissions_each_finished_once() {
     let Some(moto_bin) = moto_binary() else {
@@ -230,6 +250,42 @@ async fn two_servers_three_workers_200_submissions_each_finished_once() {
     assert_eq!(job_line["span"]["name"], "job", "{job_line}");
     assert!(job_line["span"]["id"].is_string(), "{job_line}");
 
+    // Where the time went, from the processes' own metrics.
+    let server_scrapes: Vec<String> = server_ports
+        .iter()
+        .map(|p| http(*p, "GET", "/metrics", &[], &[]).unwrap().text())
+        .collect();
+    let worker_scrapes: Vec<String> = metrics_ports
+        .iter()
+        .map(|p| http(*p, "GET", "/metrics", &[], &[]).unwrap().text())
+        .collect();
+    let post_ms = 1e3
+        * histogram_mean(
+            &server_scrapes,
+            "arena_http_request_duration_seconds",
+            "route=\"/api/v1/challenges/{slug}/submissions\",method=\"POST\",status=\"202\"",
+        );
+    let steps: Vec<String> = ["compiling", "simulating", "synthesizing", "scoring"]
+        .iter()
+        .map(|step| {
+            let mean = histogram_mean(
+                &worker_scrapes,
+                "arena_job_step_duration_seconds",
+                &format!("step=\"{step}\""),
+            );
+            format!("{step} {:.1} ms", mean * 1e3)
+        })
+        .collect();
+    let job_ms = 1e3
+        * histogram_mean(
+            &worker_scrapes,
+            "arena_job_duration_seconds",
+            "kind=\"submission.evaluate\",outcome=\"ok\"",
+        );
+    eprintln!(
+        "scale: mean POST latency {post_ms:.1} ms; mean job {job_ms:.1} ms ({})",
+        steps.join(", ")
+    );
     eprintln!(
         "scale: {SUBMISSIONS} submissions through {SERVERS} servers and {WORKERS} workers \
          (2 slots each) in {seconds:.1} s: {throughput:.1} submissions/s \
