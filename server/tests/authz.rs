@@ -1,0 +1,358 @@
+//! The authorization matrix of the web pages (and the API reads a session
+//! cookie allows): every route for anonymous, the submission's owner, another
+//! participant, an organizer of this challenge, an organizer of another
+//! challenge, and an admin, with the status each must get.
+//!
+//! Anonymous visitors of pages that need an account are sent to the sign-in
+//! page (303); a signed-in user without the role gets 403; what a user may not
+//! know exists (someone else's unfinished submission) is 404.
+
+#[path = "common/accounts.rs"]
+mod accounts;
+mod common;
+
+use accounts::*;
+use axum::http::StatusCode;
+
+const THIS: &str = r#"
+slug: toy-trigger
+title: Toy trigger
+description: Find the anomalies.
+dataset: { slug: toy, version: latest }
+input: { column: x, shape: [4] }
+label: is_anomaly
+metric: roc_auc
+target: { part: xc7a35t, clock_ns: 5 }
+phases:
+  - { name: development, split: public_test }
+  - { name: final, split: private_test, starts: 2099-01-01T00:00:00Z }
+"#;
+
+const ROLES: [&str; 6] = [
+    "anonymous",
+    "owner",
+    "other participant",
+    "organizer of this",
+    "organizer of another",
+    "admin",
+];
+
+/// (method, path, form fields besides the CSRF token, expected status per role)
+type Case = (
+    &'static str,
+    String,
+    Vec<(&'static str, &'static str)>,
+    [StatusCode; 6],
+);
+
+struct Role {
+    client: Client,
+    csrf: String,
+}
+
+async fn user(site: &Site, handle: &str, admin: bool) -> db::users::User {
+    db::users::ensure(&site.db.pool, handle, handle, admin)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_for_every_role() {
+    let site = site("http://arena.test", Default::default()).await;
+    server::ops::datasets::publish(
+        &site.db.pool,
+        site.state.store.as_ref(),
+        &common::toy_dataset(),
+    )
+    .await
+    .unwrap();
+    let owner = user(&site, "pat", false).await;
+    let other = user(&site, "quinn", false).await;
+    let organizer = user(&site, "olivia", false).await;
+    let organizer_elsewhere = user(&site, "oscar", false).await;
+    let admin = user(&site, "root", true).await;
+    let this = server::ops::challenges::parse(THIS).unwrap();
+    let row = server::ops::challenges::create(&site.db.pool, this, Some(&organizer))
+        .await
+        .unwrap();
+    let another =
+        server::ops::challenges::parse(&THIS.replace("toy-trigger", "toy-other")).unwrap();
+    server::ops::challenges::create(&site.db.pool, another, Some(&organizer_elsewhere))
+        .await
+        .unwrap();
+    let challenge = server::ops::challenges::definition(&row).unwrap();
+    let upload = server::ops::submissions::Upload {
+        model: common::linear_model(&[1.0, 0.0, 0.0, 0.0], 0.0).into(),
+        config: Some("Model:\n  Precision: fixed<16,6>\n".into()),
+        label: "first".into(),
+        is_baseline: false,
+        phase: None,
+    };
+    let submission = server::ops::submissions::submit(
+        &site.db.pool,
+        site.state.store.as_ref(),
+        &row,
+        &challenge,
+        &owner,
+        upload,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+
+    let mut roles = vec![Role {
+        client: Client::default(),
+        csrf: String::new(),
+    }];
+    for u in [&owner, &other, &organizer, &organizer_elsewhere, &admin] {
+        let (client, csrf) = Client::signed_in(&site, u.id).await;
+        roles.push(Role { client, csrf });
+    }
+
+    let s = submission.to_string();
+    use StatusCode as S;
+    const OK: S = S::OK;
+    const SEE: S = S::SEE_OTHER;
+    const NO: S = S::FORBIDDEN;
+    const NF: S = S::NOT_FOUND;
+    const BAD: S = S::BAD_REQUEST;
+    const CONFLICT: S = S::CONFLICT;
+    const UNAUTH: S = S::UNAUTHORIZED;
+    // (method, path, form fields (csrf added), expected per role)
+    let matrix: Vec<Case> = vec![
+        ("GET", "/".into(), vec![], [OK; 6]),
+        ("GET", "/?q=toy&domain=testing".into(), vec![], [OK; 6]),
+        ("GET", "/datasets".into(), vec![], [OK; 6]),
+        ("GET", "/datasets/toy".into(), vec![], [OK; 6]),
+        ("GET", "/challenges/toy-trigger".into(), vec![], [OK; 6]),
+        (
+            "GET",
+            "/challenges/toy-trigger?phase=final".into(),
+            vec![],
+            [OK; 6],
+        ),
+        ("GET", "/challenges/nope".into(), vec![], [NF; 6]),
+        ("GET", "/login".into(), vec![], [OK; 6]),
+        (
+            "GET",
+            format!("/submissions/{s}"),
+            vec![],
+            [NF, OK, NF, OK, NF, OK],
+        ),
+        ("GET", "/submissions/not-a-uuid".into(), vec![], [NF; 6]),
+        (
+            "GET",
+            format!("/api/v1/submissions/{s}"),
+            vec![],
+            [NF, OK, NF, OK, NF, OK],
+        ),
+        (
+            "GET",
+            format!("/api/v1/submissions/{s}/model"),
+            vec![],
+            [NF, OK, NF, OK, NF, OK],
+        ),
+        (
+            "GET",
+            "/api/v1/challenges/toy-trigger/submissions".into(),
+            vec![],
+            [UNAUTH, OK, OK, OK, OK, OK],
+        ),
+        ("GET", "/account".into(), vec![], [SEE, OK, OK, OK, OK, OK]),
+        ("GET", "/console".into(), vec![], [SEE, OK, OK, OK, OK, OK]),
+        (
+            "GET",
+            "/console/new".into(),
+            vec![],
+            [SEE, OK, OK, OK, OK, OK],
+        ),
+        (
+            "GET",
+            "/console/toy-trigger".into(),
+            vec![],
+            [SEE, NO, NO, OK, NO, OK],
+        ),
+        (
+            "GET",
+            "/console/nope".into(),
+            vec![],
+            [SEE, NF, NF, NF, NF, NF],
+        ),
+        // An incomplete edit: organizers get the form back with the error (400).
+        (
+            "POST",
+            "/console/toy-trigger".into(),
+            vec![("slug", "toy-trigger")],
+            [SEE, NO, NO, BAD, NO, BAD],
+        ),
+        (
+            "POST",
+            "/console/new".into(),
+            vec![("slug", "x")],
+            [SEE, BAD, BAD, BAD, BAD, BAD],
+        ),
+        (
+            "POST",
+            "/console/toy-trigger/phases/development/publish".into(),
+            vec![],
+            [SEE, NO, NO, SEE, NO, SEE],
+        ),
+        (
+            "POST",
+            "/console/toy-trigger/phases/nope/publish".into(),
+            vec![],
+            [SEE, NO, NO, NF, NO, NF],
+        ),
+        // Still queued: re-run conflicts for organizers; others may not.
+        (
+            "POST",
+            format!("/submissions/{s}/rerun"),
+            vec![],
+            [SEE, NO, NF, CONFLICT, NF, CONFLICT],
+        ),
+        (
+            "POST",
+            format!("/submissions/{s}/disqualify"),
+            vec![("reason", " ")],
+            [SEE, NO, NF, BAD, NF, BAD],
+        ),
+        (
+            "POST",
+            "/account/tokens".into(),
+            vec![("name", "")],
+            [SEE, BAD, BAD, BAD, BAD, BAD],
+        ),
+        (
+            "POST",
+            "/account/profile".into(),
+            vec![("display_name", "")],
+            [SEE, BAD, BAD, BAD, BAD, BAD],
+        ),
+        (
+            "POST",
+            "/account/tokens/00000000-0000-0000-0000-000000000000/revoke".into(),
+            vec![],
+            [SEE, NF, NF, NF, NF, NF],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (method, path, fields, expected) in &matrix {
+        for (i, role) in roles.iter_mut().enumerate() {
+            let answer = if *method == "GET" {
+                role.client.get(&site, path).await
+            } else {
+                let mut all = vec![("csrf", role.csrf.as_str())];
+                all.extend(fields.iter().copied());
+                role.client.post_form(&site, path, &all).await
+            };
+            if answer.status != expected[i] {
+                failures.push(format!(
+                    "{method} {path} as {}: got {}, expected {}",
+                    ROLES[i], answer.status, expected[i]
+                ));
+            }
+        }
+    }
+    // The multipart submission form: anonymous to sign in, others get the form
+    // back with the missing model named.
+    for (i, role) in roles.iter_mut().enumerate() {
+        let (content_type, body) =
+            common::multipart(&[("csrf", None, role.csrf.as_bytes()), ("label", None, b"x")]);
+        let answer = role
+            .client
+            .post_multipart(&site, "/challenges/toy-trigger/submit", &content_type, body)
+            .await;
+        let expected = if i == 0 { SEE } else { BAD };
+        if answer.status != expected || (i > 0 && !answer.body.contains("choose an ONNX file")) {
+            failures.push(format!(
+                "submit form as {}: got {}",
+                ROLES[i], answer.status
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_without_the_session_token_are_refused() {
+    let site = site("http://arena.test", Default::default()).await;
+    let pat = user(&site, "pat", false).await;
+    let (mut client, csrf) = Client::signed_in(&site, pat.id).await;
+    let (mut other, other_csrf) = Client::signed_in(&site, pat.id).await;
+    for token in ["", "forged", other_csrf.as_str()] {
+        let answer = client
+            .post_form(
+                &site,
+                "/account/tokens",
+                &[("csrf", token), ("name", "laptop"), ("scope_read", "on")],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "csrf {token:?}");
+        assert!(answer.body.contains("CSRF"), "{}", answer.body);
+    }
+    let tokens = db::users::tokens_of(&site.db.pool, pat.id).await.unwrap();
+    assert!(tokens.is_empty(), "nothing was created");
+
+    // With the token: created, shown once, listed by prefix, revocable by its owner only.
+    let answer = client
+        .post_form(
+            &site,
+            "/account/tokens",
+            &[
+                ("csrf", &csrf),
+                ("name", "laptop"),
+                ("scope_read", "on"),
+                ("scope_submit", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.headers["cache-control"], "no-store");
+    let start = answer.body.find("arena_").unwrap();
+    let secret = &answer.body[start..start + 54];
+    let listed = client.get(&site, "/account").await;
+    assert!(!listed.body.contains(secret), "shown once");
+    assert!(listed.body.contains(&secret[..12]), "listed by prefix");
+    let (caller, scopes) = db::users::authenticate(&site.db.pool, secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(caller.id, pat.id);
+    assert_eq!(scopes, vec!["read", "submit"]);
+    let token_id = db::users::tokens_of(&site.db.pool, pat.id).await.unwrap()[0].id;
+    let quinn = user(&site, "quinn", false).await;
+    let (mut thief, thief_csrf) = Client::signed_in(&site, quinn.id).await;
+    let answer = thief
+        .post_form(
+            &site,
+            &format!("/account/tokens/{token_id}/revoke"),
+            &[("csrf", &thief_csrf)],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    let answer = other
+        .post_form(
+            &site,
+            &format!("/account/tokens/{token_id}/revoke"),
+            &[("csrf", &other_csrf)],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert!(
+        db::users::authenticate(&site.db.pool, secret)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A session cookie reads the API but never writes through it.
+    let answer = client
+        .post_form(&site, "/api/v1/challenges", &[("x", "y")])
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+}
