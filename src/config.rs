@@ -61,8 +61,14 @@ pub struct Config {
     pub s3_secret_access_key: Option<String>,
 
     /// Allow plain HTTP to a non-loopback S3 endpoint (a private network such as
-    /// docker-compose's); loopback endpoints may always use HTTP.
-    #[arg(long, env = "ARENA_S3_ALLOW_HTTP", global = true)]
+    /// docker-compose's); loopback endpoints may always use HTTP. The variable
+    /// takes true/false, 1/0, yes/no, on/off.
+    #[arg(
+        long,
+        env = "ARENA_S3_ALLOW_HTTP",
+        global = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub s3_allow_http: bool,
 
     /// Address the HTTP server listens on.

@@ -75,6 +75,8 @@ async fn two_servers_three_workers_200_submissions_each_finished_once() {
             let mut c = arena(&test_db.url, &moto, &dir.join(format!("serve-{i}")));
             c.env("ARENA_BIND", format!("127.0.0.1:{port}"))
                 .env("ARENA_DB_POOL", "8")
+                .env("ARENA_LOG_FORMAT", "json")
+                .env("ARENA_LOG", "info,server::observability=debug")
                 // One participant on loopback sends all 200: lift the per-user and
                 // per-IP submission rate limits (their defaults are 30 and 120 a minute).
                 .env("ARENA_SUBMIT_RATE_USER", "10000")
@@ -239,6 +241,49 @@ async fn two_servers_three_workers_200_submissions_each_finished_once() {
             "{text}"
         );
     }
+    // The processes' own metrics, scraped once everything has ended.
+    let server_scrapes: Vec<String> = server_ports
+        .iter()
+        .map(|p| http(*p, "GET", "/metrics", &[], &[]).unwrap().text())
+        .collect();
+    let worker_scrapes: Vec<String> = metrics_ports
+        .iter()
+        .map(|p| http(*p, "GET", "/metrics", &[], &[]).unwrap().text())
+        .collect();
+    // The store: every job read its model and its test file from the bucket,
+    // and no store operation failed anywhere.
+    let gets: f64 = worker_scrapes
+        .iter()
+        .map(|t| sample_sum(t, "arena_store_operations_total{operation=\"get\"}"))
+        .sum();
+    assert!(
+        gets >= 2.0 * SUBMISSIONS as f64,
+        "worker store gets: {gets}"
+    );
+    let errors: f64 = worker_scrapes
+        .iter()
+        .chain(&server_scrapes)
+        .map(|t| sample_sum(t, "arena_store_errors_total"))
+        .sum();
+    assert_eq!(errors, 0.0, "store errors");
+    // Server access log: JSON lines inside a request span with its id and route.
+    let log = std::fs::read_to_string(&servers[0].log).unwrap();
+    let request_line = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON log line"))
+        .find(|v| {
+            v["fields"]["message"] == "request done"
+                && v["span"]["route"] == "/api/v1/challenges/{slug}/submissions"
+        })
+        .expect("server 0 logged a submission request");
+    assert_eq!(request_line["span"]["name"], "request", "{request_line}");
+    assert_eq!(
+        request_line["span"]["request_id"].as_str().map(str::len),
+        Some(36),
+        "{request_line}"
+    );
+    assert_eq!(request_line["fields"]["status"], 202, "{request_line}");
     // JSON logs: one object per line, each job's lines inside its span.
     let log = std::fs::read_to_string(&workers[0].log).unwrap();
     let job_line = log
@@ -250,15 +295,7 @@ async fn two_servers_three_workers_200_submissions_each_finished_once() {
     assert_eq!(job_line["span"]["name"], "job", "{job_line}");
     assert!(job_line["span"]["id"].is_string(), "{job_line}");
 
-    // Where the time went, from the processes' own metrics.
-    let server_scrapes: Vec<String> = server_ports
-        .iter()
-        .map(|p| http(*p, "GET", "/metrics", &[], &[]).unwrap().text())
-        .collect();
-    let worker_scrapes: Vec<String> = metrics_ports
-        .iter()
-        .map(|p| http(*p, "GET", "/metrics", &[], &[]).unwrap().text())
-        .collect();
+    // Where the time went.
     let post_ms = 1e3
         * histogram_mean(
             &server_scrapes,

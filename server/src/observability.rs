@@ -133,6 +133,8 @@ pub async fn track(request: Request, next: Next) -> Response {
     db::metrics::global()
         .http_request_seconds
         .observe(&[&route, method, status.as_str()], seconds);
+    // The access log: failures at `warn`, the rest at `debug` (enable it with
+    // ARENA_LOG=info,server::observability=debug); each line carries the span's request id.
     span.in_scope(|| {
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), seconds, "request failed");
