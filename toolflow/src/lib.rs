@@ -18,6 +18,7 @@ pub mod error;
 pub mod fixed;
 pub mod hw;
 pub mod ir;
+pub mod kan;
 pub mod limits;
 mod lower;
 pub mod model;
@@ -142,6 +143,7 @@ impl CompiledModel {
         let values = match &self.family {
             Family::Onnx => sim::run(&self.ir, inputs, n)?,
             Family::Bdt(b) => model::simulate_bdt(b, inputs, n)?,
+            Family::Kan(k) => model::simulate_kan(k, inputs, n)?,
         };
         Ok(RawOutput {
             values,

@@ -4,12 +4,14 @@
 //!
 //! - ONNX / QONNX: a protobuf (anything that is not a JSON object).
 //! - XGBoost JSON (`Booster.save_model("m.json")`): a JSON object with `learner`.
+//! - KAN JSON: a JSON object with `"format": "arena-kan/1"`.
 
 use serde::Serialize;
 
 use crate::bdt::{self, Bdt};
 use crate::error::{Error, Result};
 use crate::fixed::FixedType;
+use crate::kan::{self, Kan};
 use crate::{CompiledModel, Limits, PrecisionConfig};
 
 /// The family of a compiled model.
@@ -19,6 +21,8 @@ pub enum Family {
     Onnx,
     /// A boosted decision tree ensemble.
     Bdt(Box<Bdt>),
+    /// A Kolmogorov-Arnold network with tabulated edges.
+    Kan(Box<Kan>),
 }
 
 impl Family {
@@ -26,6 +30,7 @@ impl Family {
         match self {
             Family::Onnx => "onnx",
             Family::Bdt(_) => "bdt",
+            Family::Kan(_) => "kan",
         }
     }
 }
@@ -36,10 +41,12 @@ impl Family {
 pub enum ModelFormat {
     Onnx,
     XgboostJson,
+    KanJson,
 }
 
 /// Recognises the format of a model file by its content: a JSON object is
-/// an XGBoost model when it has `learner`; anything else is read as ONNX.
+/// an XGBoost model when it has `learner`, a KAN when its `format` is
+/// `arena-kan/...`; anything else is read as ONNX.
 pub fn detect(bytes: &[u8]) -> Result<ModelFormat> {
     Ok(detect_parsed(bytes)?.0)
 }
@@ -55,10 +62,14 @@ fn detect_parsed(bytes: &[u8]) -> Result<(ModelFormat, Option<serde_json::Value>
     if doc.get("learner").is_some() {
         return Ok((ModelFormat::XgboostJson, Some(doc)));
     }
-    Err(Error::Invalid(
-        "a JSON model must be an XGBoost model (`Booster.save_model`, with a `learner` object)"
-            .into(),
-    ))
+    let tag = doc.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    if tag.starts_with("arena-kan/") {
+        return Ok((ModelFormat::KanJson, Some(doc)));
+    }
+    Err(Error::Invalid(format!(
+        "a JSON model must be an XGBoost model (`Booster.save_model`, with a `learner` object) or a KAN (`\"format\": \"{}\"`)",
+        kan::format::FORMAT
+    )))
 }
 
 /// Compiles a model file of any supported format.
@@ -84,6 +95,19 @@ pub(crate) fn compile(
                 ir: model.stub_ir(),
                 summary: model.summary(),
                 family: Family::Bdt(Box::new(model)),
+            })
+        }
+        (ModelFormat::KanJson, Some(doc)) => {
+            if config.is_some() {
+                return Err(Error::Config(
+                    "a KAN file carries its own types (input_type, table_type, output_type); submit it without a precision configuration".into(),
+                ));
+            }
+            let model = Kan::tabulate(&kan::KanFile::from_json(doc)?)?;
+            Ok(CompiledModel {
+                ir: model.stub_ir(),
+                summary: model.summary(),
+                family: Family::Kan(Box::new(model)),
             })
         }
         _ => crate::compile_onnx(bytes, config, limits),
@@ -116,6 +140,18 @@ pub(crate) fn simulate_bdt(model: &Bdt, inputs: &[f32], n: usize) -> Result<Vec<
     let mut out = vec![0i64; n * o];
     for (xs, ys) in x.chunks_exact(f).zip(out.chunks_exact_mut(o)) {
         model.eval_raw(xs, ys);
+    }
+    Ok(vec![out])
+}
+
+/// Simulates a KAN: inputs are cast to the input type, then every layer looks up and sums its tables.
+pub(crate) fn simulate_kan(model: &Kan, inputs: &[f32], n: usize) -> Result<Vec<Vec<i64>>> {
+    let f = model.n_inputs();
+    check_inputs(inputs.len(), n, f)?;
+    let x = quantize_inputs(&model.input_type(), inputs);
+    let mut out = Vec::with_capacity(n * model.n_outputs());
+    for xs in x.chunks_exact(f) {
+        out.extend(model.eval_raw(xs));
     }
     Ok(vec![out])
 }

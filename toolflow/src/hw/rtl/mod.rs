@@ -107,6 +107,7 @@ pub fn build_scheduled(
     let net = match model.family() {
         crate::Family::Onnx => lower::build(model.ir(), opts)?,
         crate::Family::Bdt(b) => b.build_net(opts)?,
+        crate::Family::Kan(k) => k.build_net(opts)?,
     };
     let delays = DelayModel::scaled(device.family.speed_factor());
     let sch = pipeline::schedule(&net, &delays, clock_ns);
