@@ -4,6 +4,7 @@
 //! Queries are checked at run time (`sqlx::query_as`) and tested against a real
 //! PostgreSQL through [`testing`].
 
+pub mod audit;
 pub mod challenges;
 pub mod cluster;
 pub mod datasets;

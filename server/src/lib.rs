@@ -13,6 +13,7 @@ pub mod observability;
 pub mod ops;
 mod pages;
 pub mod pareto;
+pub mod security;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,10 +65,15 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(pages::routes())
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), security::SubmissionLimiter::from_env()),
+            security::limit_submissions,
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn(observability::track))
         .with_state(state)
 }
@@ -78,7 +84,9 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    // The peer address feeds the per-IP submission rate limit.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }

@@ -1,6 +1,7 @@
 //! `/api/v1/challenges`: list, read, create, update, leaderboards, submit, publish.
 
 use axum::body::Bytes;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,10 +18,13 @@ use crate::leaderboard::{self, Leaderboard};
 use crate::ops;
 use crate::{ApiError, ApiResult, AppState};
 
+/// Largest submission body: the model, its configuration and the form around them.
+fn upload_limit() -> usize {
+    toolflow::Limits::default().max_model_bytes + ops::submissions::MAX_CONFIG_BYTES + (64 << 10)
+}
+
 pub fn routes() -> Router<AppState> {
-    let model_limit = toolflow::Limits::default().max_model_bytes
-        + ops::submissions::MAX_CONFIG_BYTES
-        + (64 << 10);
+    let model_limit = upload_limit();
     Router::new()
         .route("/api/v1/challenges", get(list).post(create))
         .route("/api/v1/challenges/{slug}", get(show).put(update))
@@ -138,6 +142,15 @@ async fn create(
     let user = caller.require("organize")?.clone();
     let challenge = ops::challenges::parse(&body)?;
     let row = ops::challenges::create(&state.pool, challenge, Some(&user)).await?;
+    ops::challenges::audit(
+        &state.pool,
+        &user,
+        "challenge.create",
+        row.id,
+        &row.slug,
+        json!({}),
+    )
+    .await?;
     let location = format!("/api/v1/challenges/{}", row.slug);
     Ok((
         StatusCode::CREATED,
@@ -153,7 +166,7 @@ async fn update(
     Path(slug): Path<String>,
     body: String,
 ) -> ApiResult<Json<Value>> {
-    caller.require("organize")?;
+    let user = caller.require("organize")?.clone();
     let (row, _) = load(&state, &slug).await?;
     if !is_organizer(&state, &caller, &row).await? {
         return Err(ApiError::Forbidden(format!(
@@ -162,6 +175,15 @@ async fn update(
     }
     let challenge = ops::challenges::parse(&body)?;
     ops::challenges::update(&state.pool, &row, challenge).await?;
+    ops::challenges::audit(
+        &state.pool,
+        &user,
+        "challenge.update",
+        row.id,
+        &slug,
+        json!({}),
+    )
+    .await?;
     Ok(Json(json!({ "slug": slug, "updated": true })))
 }
 
@@ -305,6 +327,15 @@ async fn publish(
         )));
     }
     db::challenges::publish_phase(&state.pool, row.id, &phase, user.id).await?;
+    ops::challenges::audit(
+        &state.pool,
+        &user,
+        "phase.publish",
+        row.id,
+        &phase,
+        json!({}),
+    )
+    .await?;
     Ok(Json(
         json!({ "challenge": slug, "phase": phase, "published": true }),
     ))
@@ -317,9 +348,14 @@ async fn submit(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
     let user = caller.require("submit")?.clone();
+    let mut form = form.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body must be multipart/form-data with a `model` file: {e}"
+        ))
+    })?;
     let (row, challenge) = load(&state, &slug).await?;
     let organizer = is_organizer(&state, &caller, &row).await?;
     let mut model: Option<Bytes> = None;
@@ -330,11 +366,13 @@ async fn submit(
         is_baseline: false,
         phase: None,
     };
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?
-    {
+    while let Some(field) = form.next_field().await.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
+            "the upload is over the limit of {} bytes: {e}",
+            upload_limit()
+        )),
+        _ => ApiError::BadRequest(format!("malformed multipart body: {e}")),
+    })? {
         let name = field.name().unwrap_or_default().to_owned();
         let read_error = |e: axum::extract::multipart::MultipartError| match e.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!("`{name}`: {e}")),

@@ -180,7 +180,7 @@ async fn rerun(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    caller.require("organize")?;
+    let user = caller.require("organize")?.clone();
     let access = access(&state, &caller, &id).await?;
     if !access.organizer {
         return Err(ApiError::Forbidden(
@@ -196,6 +196,16 @@ async fn rerun(
     {
         return Err(ApiError::Conflict("the submission is still running".into()));
     }
+    let s = &access.submission;
+    ops::challenges::audit(
+        &state.pool,
+        &user,
+        "submission.rerun",
+        s.challenge_id,
+        &s.id.to_string(),
+        json!({}),
+    )
+    .await?;
     Ok(Json(
         json!({ "id": access.submission.id, "status": "queued" }),
     ))
@@ -212,7 +222,7 @@ async fn disqualify(
     Path(id): Path<String>,
     Json(body): Json<Disqualify>,
 ) -> ApiResult<Json<Value>> {
-    caller.require("organize")?;
+    let user = caller.require("organize")?.clone();
     let access = access(&state, &caller, &id).await?;
     if !access.organizer {
         return Err(ApiError::Forbidden(
@@ -223,6 +233,17 @@ async fn disqualify(
         return Err(ApiError::BadRequest("`reason` must not be empty".into()));
     }
     db::submissions::disqualify(&state.pool, access.submission.id, body.reason.trim()).await?;
+    let s = &access.submission;
+    let detail = json!({ "reason": body.reason.trim() });
+    ops::challenges::audit(
+        &state.pool,
+        &user,
+        "submission.disqualify",
+        s.challenge_id,
+        &s.id.to_string(),
+        detail,
+    )
+    .await?;
     Ok(Json(
         json!({ "id": access.submission.id, "disqualified": true }),
     ))

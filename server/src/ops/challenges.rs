@@ -143,6 +143,25 @@ pub async fn update(
     Ok(())
 }
 
+/// Record an organizer action in the audit log. A failure to record is an
+/// error of the request: an action must not go unrecorded silently.
+pub async fn audit(
+    pool: &PgPool,
+    actor: &User,
+    action: &str,
+    challenge_id: Uuid,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    let entry = db::audit::Action {
+        action,
+        challenge_id: Some(challenge_id),
+        subject,
+        detail,
+    };
+    Ok(db::audit::record(pool, actor, entry).await?)
+}
+
 /// The stored definition of a challenge row.
 pub fn definition(row: &ChallengeRow) -> Result<Challenge, ApiError> {
     serde_json::from_value(row.definition.clone())

@@ -75,9 +75,11 @@ pub async fn submit(
     let stored = datasets::store::put_content(store, MODELS_PREFIX, upload.model.clone())
         .await
         .map_err(|e| {
-            ApiError::Unavailable(format!(
-                "storing the model failed, nothing was recorded; try again: {e}"
-            ))
+            // The store's message names server paths or buckets: log it, do not send it.
+            tracing::error!(error = %e, "storing a submitted model failed");
+            ApiError::Unavailable(
+                "storing the model failed, nothing was recorded; try again later".into(),
+            )
         })?;
     let new = db::submissions::NewSubmission {
         challenge_id: row.id,

@@ -1,0 +1,248 @@
+//! Security basics applied to every response and to submissions:
+//!
+//! - headers: a Content-Security-Policy that allows only our own scripts,
+//!   styles and images (and forbids framing), `X-Frame-Options: DENY`,
+//!   `Referrer-Policy`, `X-Content-Type-Options: nosniff`;
+//! - submission rate limits per user and per client IP address (token buckets
+//!   kept in memory by each server process), answered with 429 and
+//!   `Retry-After`. They sit in front of the per-challenge daily quotas, which
+//!   count in the database; these ones stop bursts before any work is done.
+//!
+//! The request timeout and the body limits are in [`crate::router`] and the
+//! submission route; docs/SECURITY.md lists every limit and its test.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::{ApiError, AppState};
+
+/// Our pages load scripts, styles and images from this origin only. Inline
+/// `style` attributes are allowed (a few templates and the SVG plots use
+/// them); inline scripts are not (JSON-LD blocks are data, not scripts).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; \
+     base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
+
+/// Add the security headers to every response (unless a handler set its own).
+pub async fn headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let defaults: [(HeaderName, &'static str); 4] = [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, REFERRER_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    for (name, value) in defaults {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// How many submissions a user and a client address may make in a burst, and
+/// how fast the allowance refills.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Submissions allowed at once.
+    pub burst: u32,
+    /// Submissions added back per minute.
+    pub per_minute: u32,
+}
+
+/// The submission rate limits of a server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SubmissionLimits {
+    pub per_user: RateLimit,
+    pub per_ip: RateLimit,
+}
+
+impl Default for SubmissionLimits {
+    fn default() -> Self {
+        SubmissionLimits {
+            per_user: RateLimit {
+                burst: 30,
+                per_minute: 30,
+            },
+            per_ip: RateLimit {
+                burst: 120,
+                per_minute: 120,
+            },
+        }
+    }
+}
+
+impl SubmissionLimits {
+    /// The defaults, overridden by `ARENA_SUBMIT_RATE_USER` and
+    /// `ARENA_SUBMIT_RATE_IP` (submissions per minute, also the burst).
+    pub fn from_env() -> Self {
+        let read = |name: &str, default: RateLimit| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .filter(|n| *n > 0)
+                .map_or(default, |n| RateLimit {
+                    burst: n,
+                    per_minute: n,
+                })
+        };
+        let defaults = SubmissionLimits::default();
+        SubmissionLimits {
+            per_user: read("ARENA_SUBMIT_RATE_USER", defaults.per_user),
+            per_ip: read("ARENA_SUBMIT_RATE_IP", defaults.per_ip),
+        }
+    }
+}
+
+/// Token buckets by key, in memory.
+#[derive(Debug)]
+struct Buckets {
+    limit: RateLimit,
+    state: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+/// Keys not seen for this long are dropped when the map is swept.
+const IDLE: Duration = Duration::from_secs(600);
+
+impl Buckets {
+    fn new(limit: RateLimit) -> Self {
+        Buckets {
+            limit,
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Take one token for `key`; on refusal, the wait until one is back.
+    fn take(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let burst = f64::from(self.limit.burst.max(1));
+        let per_second = f64::from(self.limit.per_minute.max(1)) / 60.0;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.len() > 10_000 {
+            state.retain(|_, (_, seen)| now.duration_since(*seen) < IDLE);
+        }
+        let (tokens, seen) = state.entry(key.to_owned()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*seen).as_secs_f64() * per_second).min(burst);
+        *seen = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / per_second))
+        }
+    }
+}
+
+/// The submission rate limiter shared by the requests of one server.
+#[derive(Debug, Clone)]
+pub struct SubmissionLimiter {
+    users: Arc<Buckets>,
+    ips: Arc<Buckets>,
+}
+
+impl SubmissionLimiter {
+    /// A limiter with the limits of [`SubmissionLimits::from_env`].
+    pub fn from_env() -> Self {
+        Self::new(SubmissionLimits::from_env())
+    }
+
+    pub fn new(limits: SubmissionLimits) -> Self {
+        SubmissionLimiter {
+            users: Arc::new(Buckets::new(limits.per_user)),
+            ips: Arc::new(Buckets::new(limits.per_ip)),
+        }
+    }
+}
+
+fn is_submission(request: &Request) -> bool {
+    let path = request.uri().path();
+    request.method() == Method::POST
+        && path.starts_with("/api/v1/challenges/")
+        && path.trim_end_matches('/').ends_with("/submissions")
+}
+
+/// The bearer token of a request, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn too_many(what: &str, wait: Duration) -> Response {
+    let seconds = wait.as_secs().max(1);
+    let mut response = ApiError::TooManyRequests(format!(
+        "too many submissions from this {what}; try again in {seconds} s"
+    ))
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Refuse submissions over the per-IP or per-user rate before the upload is read.
+pub async fn limit_submissions(
+    State((state, limiter)): State<(AppState, SubmissionLimiter)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !is_submission(&request) {
+        return next.run(request).await;
+    }
+    let now = Instant::now();
+    // Only the socket's address counts: forwarded-for headers are the client's to forge.
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    if let Err(wait) = limiter.ips.take(&ip, now) {
+        return too_many("address", wait);
+    }
+    // Unknown tokens pass through: the handler answers them with 401.
+    if let Some(secret) = bearer(request.headers()) {
+        match db::users::authenticate(&state.pool, secret).await {
+            Ok(Some((user, _))) => {
+                if let Err(wait) = limiter.users.take(&user.id.to_string(), now) {
+                    return too_many("user", wait);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return ApiError::Database(e).into_response(),
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_refuse_past_the_burst_and_refill() {
+        let buckets = Buckets::new(RateLimit {
+            burst: 3,
+            per_minute: 60,
+        });
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(buckets.take("a", t0).is_ok());
+        }
+        let wait = buckets.take("a", t0).unwrap_err();
+        assert!(wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(buckets.take("b", t0).is_ok(), "keys are independent");
+        assert!(buckets.take("a", t0 + Duration::from_secs(1)).is_ok());
+        assert!(buckets.take("a", t0 + Duration::from_secs(1)).is_err());
+    }
+}

@@ -1,0 +1,274 @@
+//! Security basics through the real router on a real PostgreSQL: security
+//! headers on every kind of response, the request timeout against a client
+//! that never finishes its upload, submission rate limits per user and per
+//! client address, internal errors without internals, and the audit log of
+//! organizer actions.
+//!
+//! One test function: the rate limits are read from the environment when the
+//! router is built, so this binary sets them once before anything else runs.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use common::*;
+use futures::StreamExt;
+
+const CHALLENGE: &str = r#"
+slug: toy-secure
+title: Toy secure
+description: Security basics.
+dataset: { slug: toy, version: latest }
+input: { column: x, shape: [4] }
+label: is_anomaly
+metric: roc_auc
+target: { part: xc7a35t, clock_ns: 5 }
+phases:
+  - { name: development, split: public_test }
+  - { name: final, split: private_test, starts: 2099-01-01T00:00:00Z }
+"#;
+const SUBMIT: &str = "/api/v1/challenges/toy-secure/submissions";
+const USER_RATE: u32 = 3;
+const IP_RATE: u32 = 5;
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+fn assert_security_headers(r: &Response, what: &str) {
+    let header = |name: &str| {
+        r.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{what}: no {name} header"))
+            .to_owned()
+    };
+    let csp = header("content-security-policy");
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert!(csp.contains("script-src 'self'"), "{what}: {csp}");
+    assert!(csp.contains("default-src 'self'"), "{what}: {csp}");
+    assert_eq!(header("x-frame-options"), "DENY", "{what}");
+    assert_eq!(
+        header("referrer-policy"),
+        "strict-origin-when-cross-origin",
+        "{what}"
+    );
+    assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
+}
+
+/// A submission from `ip` (as the real server records the peer address).
+async fn submit_from(app: &App, token: &str, ip: [u8; 4]) -> Response {
+    let model = linear_model(&[1.0, 0.0, 0.0, 0.0], 0.0);
+    let (content_type, body) = multipart(&[
+        ("model", Some("model.onnx"), &model),
+        ("config", None, b"Model:\n  Precision: fixed<16,6>\n"),
+    ]);
+    let mut request = Request::post(SUBMIT)
+        .header("content-type", content_type)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(body))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+    app.send(request).await
+}
+
+async fn submission_rows(app: &App) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM submissions")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_headers_timeouts_rate_limits_errors_and_audit() {
+    // SAFETY: set before the router (and any other thread of this test binary) reads them.
+    unsafe {
+        std::env::set_var("ARENA_SUBMIT_RATE_USER", USER_RATE.to_string());
+        std::env::set_var("ARENA_SUBMIT_RATE_IP", IP_RATE.to_string());
+    }
+    let mut app = app().await;
+    let state = server::AppState {
+        settings: Arc::new(server::Settings {
+            request_timeout: TIMEOUT,
+            ..Default::default()
+        }),
+        ..app.state.clone()
+    };
+    app.router = server::router(state.clone());
+    app.state = state;
+    app.toy_dataset().await;
+    let organizer = app
+        .user("olga", &["read", "submit", "organize"], false)
+        .await;
+    let alice = app.user("alice", &["read", "submit"], false).await;
+    let bob = app.user("bob", &["read", "submit"], false).await;
+    let carol = app.user("carol", &["read", "submit"], false).await;
+    let r = app
+        .post(
+            "/api/v1/challenges",
+            Some(&organizer),
+            "application/yaml",
+            CHALLENGE.into(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+
+    // Headers on JSON, a page, a 404, a problem+json error and a health probe.
+    for uri in [
+        "/api/v1/challenges",
+        "/",
+        "/no/such/page",
+        "/api/v1/challenges/nope",
+        "/healthz",
+    ] {
+        let r = app.get(uri, None).await;
+        assert_security_headers(&r, uri);
+    }
+
+    // A client that starts an upload and never finishes it gets 408 at the
+    // timeout (and the security headers), not a connection held forever.
+    let (content_type, body) = multipart(&[("model", Some("m.onnx"), &[1u8; 64])]);
+    let half = body[..body.len() / 2].to_vec();
+    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(half) })
+        .chain(futures::stream::pending());
+    let request = Request::post(SUBMIT)
+        .header("content-type", content_type)
+        .header("authorization", format!("Bearer {carol}"))
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let asked = Instant::now();
+    let r = app.send(request).await;
+    let waited = asked.elapsed();
+    assert_eq!(r.status, StatusCode::REQUEST_TIMEOUT, "{}", r.text());
+    assert!(
+        waited >= TIMEOUT && waited < TIMEOUT * 3,
+        "answered after {waited:?}"
+    );
+    assert_security_headers(&r, "408");
+    eprintln!("stalled upload: 408 after {:.2} s", waited.as_secs_f64());
+
+    // Rate limits: alice may submit USER_RATE times in a burst, from any address.
+    let before = submission_rows(&app).await;
+    for i in 0..USER_RATE {
+        let r = submit_from(&app, &alice, [10, 0, 0, 1 + i as u8]).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    }
+    let r = submit_from(&app, &alice, [10, 0, 0, 9]).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+    assert!(r.text().contains("this user"), "{}", r.text());
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_security_headers(&r, "429");
+    eprintln!("per-user limit: 429 {} (Retry-After {retry})", r.text());
+    // One address may send IP_RATE submissions, whoever sends them.
+    let shared = [192, 0, 2, 7];
+    for token in [&bob, &bob, &carol, &carol, &organizer] {
+        let r = submit_from(&app, token, shared).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    }
+    let r = submit_from(&app, &organizer, shared).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+    assert!(r.text().contains("this address"), "{}", r.text());
+    eprintln!("per-address limit: 429 {}", r.text());
+    // Another address is not affected, and refused requests left no rows.
+    let r = submit_from(&app, &organizer, [192, 0, 2, 8]).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    assert_eq!(
+        submission_rows(&app).await,
+        before + i64::from(USER_RATE) + 6
+    );
+
+    // Audit log: every organizer action is recorded with its actor.
+    // (An update replaces the organizer list, so it names the editor.)
+    let yaml = CHALLENGE.replace("Toy secure", "Toy secure, edited") + "organizers: [olga]\n";
+    let r = app
+        .send(
+            Request::put("/api/v1/challenges/toy-secure")
+                .header("authorization", format!("Bearer {organizer}"))
+                .header("content-type", "application/yaml")
+                .body(Body::from(yaml))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = app
+        .post(
+            "/api/v1/challenges/toy-secure/phases/final/publish",
+            Some(&organizer),
+            "application/json",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let victim: String =
+        sqlx::query_scalar("SELECT id::text FROM submissions ORDER BY created_at LIMIT 1")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/submissions/{victim}/disqualify"),
+            Some(&organizer),
+            "application/json",
+            br#"{"reason": "used the test labels"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // A participant's attempt is refused and not recorded as an action.
+    let r = app
+        .post(
+            &format!("/api/v1/submissions/{victim}/disqualify"),
+            Some(&alice),
+            "application/json",
+            br#"{"reason": "spite"}"#.to_vec(),
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.text());
+    let challenge_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM challenges WHERE slug = 'toy-secure'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let log = db::audit::of_challenge(&app.db.pool, challenge_id)
+        .await
+        .unwrap();
+    let actions: Vec<(&str, &str, &str)> = log
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.actor_handle.as_str(),
+                e.subject.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("challenge.create", "olga", "toy-secure"),
+            ("challenge.update", "olga", "toy-secure"),
+            ("phase.publish", "olga", "final"),
+            ("submission.disqualify", "olga", victim.as_str()),
+        ]
+    );
+    assert_eq!(log[3].detail["reason"], "used the test labels");
+
+    // Internal failures are reported without internals.
+    app.db.pool.close().await;
+    let r = app.get("/api/v1/challenges", None).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.text());
+    assert_eq!(
+        r.json()["detail"],
+        "internal error: the database request failed"
+    );
+    assert_eq!(
+        r.headers["content-type"], "application/problem+json",
+        "{:?}",
+        r.headers
+    );
+    assert_security_headers(&r, "500");
+}
