@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 /// Mutated inputs per target in the test command.
 pub const FAST_ITERATIONS: u64 = 1000;
+/// Most inputs kept as parents (corpus included).
+const MAX_POOL: usize = 2048;
 /// An input that takes longer than this is reported as a hang.
 const SLOW_INPUT: Duration = Duration::from_secs(10);
 
@@ -169,22 +171,25 @@ fn save_crash(target: &str, input: &[u8]) -> PathBuf {
 }
 
 /// Feed one input; on a panic or a hang, the saved input and what happened.
-fn feed(target: &str, input: &[u8], check: &dyn Fn(&[u8])) -> Result<(), String> {
+fn feed(target: &str, input: &[u8], check: &dyn Fn(&[u8]) -> String) -> Result<String, String> {
     let started = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| check(input)));
     let took = started.elapsed();
-    if let Err(panic) = outcome {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        let path = save_crash(target, input);
-        return Err(format!(
-            "fuzz target `{target}` panicked ({message}); input saved to {}",
-            path.display()
-        ));
-    }
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let path = save_crash(target, input);
+            return Err(format!(
+                "fuzz target `{target}` panicked ({message}); input saved to {}",
+                path.display()
+            ));
+        }
+    };
     if took > SLOW_INPUT {
         let path = save_crash(target, input);
         return Err(format!(
@@ -192,12 +197,32 @@ fn feed(target: &str, input: &[u8], check: &dyn Fn(&[u8])) -> Result<(), String>
             path.display()
         ));
     }
-    Ok(())
+    Ok(outcome)
+}
+
+/// What kind of outcome a message is: digits and quoted names removed, so
+/// "tensor 'w' has 12 elements" and "tensor 'b' has 3 elements" are one kind.
+fn signature(outcome: &str) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    for c in outcome.chars().take(160) {
+        match c {
+            '\'' | '`' | '"' => quoted = !quoted,
+            _ if quoted || c.is_ascii_digit() => {}
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Replay the corpus and `seeds`, then mutate them: a fixed number of inputs,
 /// or for `ARENA_FUZZ_SECONDS` seconds when that is set.
-pub fn fuzz(target: &str, seeds: Vec<Vec<u8>>, check: impl Fn(&[u8])) -> Report {
+///
+/// `check` returns a short description of the outcome (`ok ...` or the
+/// error message). A mutant whose kind of outcome has not been seen before
+/// joins the pool of parents: a cheap stand-in for coverage feedback that
+/// steers the search towards inputs that get further or fail differently.
+pub fn fuzz(target: &str, seeds: Vec<Vec<u8>>, check: impl Fn(&[u8]) -> String) -> Report {
     // Panics are expected to be caught and reported once, not printed per input.
     let quiet = std::env::var_os("ARENA_FUZZ_VERBOSE").is_none();
     if quiet {
@@ -209,11 +234,18 @@ pub fn fuzz(target: &str, seeds: Vec<Vec<u8>>, check: impl Fn(&[u8])) -> Report 
     let mut pool: Vec<Vec<u8>> = corpus.into_iter().map(|(_, bytes)| bytes).collect();
     pool.extend(seeds);
     assert!(!pool.is_empty(), "fuzz target `{target}` has no corpus");
+    let corpus_len = pool.len();
     let mut failure = None;
+    let mut seen = std::collections::HashSet::new();
     for input in &pool {
-        if let Err(e) = feed(target, input, &check) {
-            failure = Some(e);
-            break;
+        match feed(target, input, &check) {
+            Ok(outcome) => {
+                seen.insert(signature(&outcome));
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
         }
     }
     let seconds: Option<u64> = std::env::var("ARENA_FUZZ_SECONDS")
@@ -239,16 +271,21 @@ pub fn fuzz(target: &str, seeds: Vec<Vec<u8>>, check: impl Fn(&[u8])) -> Report 
         }
         let parent = &pool[rng.below(pool.len())];
         let child = mutate(parent, &pool, &mut rng);
-        if let Err(e) = feed(target, &child, &check) {
-            failure = Some(e);
-        }
+        let outcome = match feed(target, &child, &check) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                failure = Some(e);
+                continue;
+            }
+        };
         executions += 1;
-        // Keep some mutants as parents so changes accumulate (bounded pool).
-        if rng.below(16) == 0 && child.len() < (1 << 20) {
-            if pool.len() < 256 {
+        // New kinds of outcome become parents; the pool is bounded, so later
+        // ones replace a random earlier mutant (never the corpus).
+        if child.len() < (1 << 20) && seen.insert(signature(&outcome)) {
+            if pool.len() < MAX_POOL {
                 pool.push(child);
             } else {
-                let i = rng.below(pool.len());
+                let i = corpus_len + rng.below(pool.len() - corpus_len);
                 pool[i] = child;
             }
         }
@@ -267,12 +304,13 @@ pub fn fuzz(target: &str, seeds: Vec<Vec<u8>>, check: impl Fn(&[u8])) -> Report 
         seed,
     };
     eprintln!(
-        "fuzz {}: replayed {}, {} mutated inputs in {:.1} s ({:.0}/s), seed {}, no panic",
+        "fuzz {}: replayed {}, {} mutated inputs in {:.1} s ({:.0}/s), {} kinds of outcome, seed {}, no panic",
         report.target,
         report.replayed,
         report.executions,
         report.seconds,
         report.executions as f64 / report.seconds.max(1e-9),
+        seen.len(),
         report.seed
     );
     report

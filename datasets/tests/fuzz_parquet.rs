@@ -20,9 +20,10 @@ fn features() -> Vec<FeatureSpec> {
     .unwrap()
 }
 
-fn ingest(bytes: &[u8]) {
-    let Ok((_, batches)) = datasets::parquet_io::read_parquet(Bytes::copy_from_slice(bytes)) else {
-        return;
+fn ingest(bytes: &[u8]) -> String {
+    let batches = match datasets::parquet_io::read_parquet(Bytes::copy_from_slice(bytes)) {
+        Ok((_, batches)) => batches,
+        Err(e) => return e.to_string(),
     };
     let meta = serde_json::from_value(json!({
         "slug": "fuzz",
@@ -42,7 +43,7 @@ fn ingest(bytes: &[u8]) {
             batches.clone(),
         )],
     };
-    let _ = datasets::build_version(
+    let built = datasets::build_version(
         meta,
         features(),
         VersionInput {
@@ -56,7 +57,13 @@ fn ingest(bytes: &[u8]) {
             split(SplitName::PrivateTest, Visibility::Private),
         ],
     );
-    let _ = datasets::parquet_io::parquet_stats(Bytes::copy_from_slice(bytes), Some(&features()));
+    let stats =
+        datasets::parquet_io::parquet_stats(Bytes::copy_from_slice(bytes), Some(&features()));
+    format!(
+        "{} | stats {}",
+        built.map_or_else(|e| e.to_string(), |_| "ok".into()),
+        stats.map_or_else(|e| e.to_string(), |s| s.len().to_string())
+    )
 }
 
 #[test]

@@ -18,14 +18,26 @@ fn limits() -> Limits {
     }
 }
 
-fn exercise(bytes: &[u8], config: Option<&PrecisionConfig>) {
-    if let Ok(model) = compile(bytes, config, &limits()) {
-        let n = 2;
-        let x: Vec<f32> = (0..n * model.input_len())
-            .map(|i| ((i * 7919) % 257) as f32 / 64.0 - 2.0)
-            .collect();
-        let _ = model.simulate_f32(&x, n);
-        let _ = model.simulate_f32(&x[..x.len() / 2], n);
+/// Compile and simulate; the outcome names the layer kinds reached or the error.
+fn exercise(bytes: &[u8], config: Option<&PrecisionConfig>) -> String {
+    let model = match compile(bytes, config, &limits()) {
+        Ok(model) => model,
+        Err(e) => return e.to_string(),
+    };
+    let n = 2;
+    let x: Vec<f32> = (0..n * model.input_len())
+        .map(|i| ((i * 7919) % 257) as f32 / 64.0 - 2.0)
+        .collect();
+    let _ = model.simulate_f32(&x[..x.len() / 2], n);
+    let kinds: Vec<&str> = model
+        .summary()
+        .layers
+        .iter()
+        .map(|l| l.kind.as_str())
+        .collect();
+    match model.simulate_f32(&x, n) {
+        Ok(_) => format!("ok {}", kinds.join(" ")),
+        Err(e) => format!("simulation: {e}"),
     }
 }
 
@@ -33,7 +45,8 @@ fn exercise(bytes: &[u8], config: Option<&PrecisionConfig>) {
 fn fuzz_onnx_reader_and_lowering() {
     let config = PrecisionConfig::parse("Model:\n  Precision: fixed<16,6>\n").unwrap();
     harness::fuzz("onnx", Vec::new(), |bytes| {
-        exercise(bytes, None);
-        exercise(bytes, Some(&config));
+        let plain = exercise(bytes, None);
+        let configured = exercise(bytes, Some(&config));
+        format!("{plain} | {configured}")
     });
 }

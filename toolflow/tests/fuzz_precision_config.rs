@@ -43,11 +43,19 @@ fn fuzz_precision_configuration() {
         // Invalid UTF-8 is refused before parsing; fuzz the text behind it.
         let text = String::from_utf8_lossy(bytes);
         let text = text.as_ref();
-        if let Ok(config) = PrecisionConfig::parse(text)
-            && let Ok(compiled) = compile(&model, Some(&config), &limits)
-        {
-            let x = [0.5f32, -1.25, 3.0, 0.0, 7.5, -8.0, 0.03125, 100.0];
-            let _ = compiled.simulate_f32(&x, 2);
+        let config = match PrecisionConfig::parse(text) {
+            Ok(config) => config,
+            Err(e) => return e.to_string(),
+        };
+        match compile(&model, Some(&config), &limits) {
+            Ok(compiled) => {
+                let x = [0.5f32, -1.25, 3.0, 0.0, 7.5, -8.0, 0.03125, 100.0];
+                match compiled.simulate_f32(&x, 2) {
+                    Ok(_) => format!("ok {:?}", compiled.output_types()),
+                    Err(e) => format!("simulation: {e}"),
+                }
+            }
+            Err(e) => format!("compile: {e}"),
         }
     });
 }
