@@ -182,6 +182,46 @@ async fn security_headers_timeouts_rate_limits_errors_and_audit() {
         before + i64::from(USER_RATE) + 6
     );
 
+    // The challenge's own quota (submissions per participant and day) is
+    // separate from the rate limits: dave may burst 3, the quota allows 2.
+    let dave = app.user("dave", &["read", "submit"], false).await;
+    let quota = CHALLENGE
+        .replace("toy-secure", "toy-quota")
+        .replace("Toy secure", "Toy quota")
+        + "limits: { per_day: 2 }\n";
+    let r = app
+        .post(
+            "/api/v1/challenges",
+            Some(&organizer),
+            "application/yaml",
+            quota.into(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let model = linear_model(&[1.0, 0.0, 0.0, 0.0], 0.0);
+    let (content_type, body) = multipart(&[
+        ("model", Some("model.onnx"), &model),
+        ("config", None, b"Model:\n  Precision: fixed<16,6>\n"),
+    ]);
+    let quota_url = "/api/v1/challenges/toy-quota/submissions";
+    for expected in [
+        StatusCode::ACCEPTED,
+        StatusCode::ACCEPTED,
+        StatusCode::TOO_MANY_REQUESTS,
+    ] {
+        let r = app
+            .post(quota_url, Some(&dave), &content_type, body.clone())
+            .await;
+        assert_eq!(r.status, expected, "{}", r.text());
+        if expected == StatusCode::TOO_MANY_REQUESTS {
+            assert!(
+                r.text().contains("submission limit reached: 2 per day"),
+                "{}",
+                r.text()
+            );
+        }
+    }
+
     // Audit log: every organizer action is recorded with its actor.
     // (An update replaces the organizer list, so it names the editor.)
     let yaml = CHALLENGE.replace("Toy secure", "Toy secure, edited") + "organizers: [olga]\n";
