@@ -161,6 +161,47 @@ impl FixedType {
         }
     }
 
+    /// [`Self::cast`] for raw values in `[lo, hi]`, in i64 where that is exact
+    /// (the simulator's per-element loops). Same results as `cast`.
+    pub fn caster(&self, from_frac: i32, lo: i64, hi: i64) -> Caster {
+        let diff = self.frac - from_frac;
+        let m = (lo as i128).abs().max((hi as i128).abs());
+        let fits64 = self.width <= 62
+            && if diff >= 0 {
+                diff < 62 && m < 1i128 << (62 - diff)
+            } else {
+                diff > -62 && m < 1i128 << 62
+            };
+        let identity = diff == 0 && lo as i128 >= self.min_raw() && hi as i128 <= self.max_raw();
+        Caster {
+            ty: *self,
+            from_frac,
+            diff,
+            mode: if identity {
+                CastMode::Identity
+            } else if fits64 {
+                CastMode::I64
+            } else {
+                CastMode::I128
+            },
+        }
+    }
+
+    /// [`Self::overflow_adjust`] for widths up to 62 bits, in i64.
+    #[inline]
+    pub fn overflow_adjust_i64(&self, v: i64) -> i64 {
+        let (lo, hi) = (self.min_raw() as i64, self.max_raw() as i64);
+        if v >= lo && v <= hi {
+            return v;
+        }
+        let sh = 64 - self.width;
+        match self.overflow {
+            Overflow::Wrap if self.signed => v.wrapping_shl(sh).wrapping_shr(sh),
+            Overflow::Wrap => ((v as u64).wrapping_shl(sh).wrapping_shr(sh)) as i64,
+            _ => self.overflow_adjust(v as i128) as i64,
+        }
+    }
+
     /// Quantizes a float (exactly: the scaling by 2^frac and the rounding are exact in f64).
     pub fn quantize_f64(&self, x: f64) -> i128 {
         if x.is_nan() {
@@ -191,6 +232,60 @@ impl FixedType {
     pub fn parse(s: &str) -> Result<Self> {
         parse_type(s).map_err(|e| Error::Config(format!("bad precision '{s}': {e}")))
     }
+}
+
+/// How [`Caster::cast`] computes (chosen once per tensor from its proven range).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CastMode {
+    /// Same binary point and every value fits: nothing to do.
+    Identity,
+    /// Shifted values stay below 2^62 and the type is at most 62 bits wide.
+    I64,
+    /// The general path.
+    I128,
+}
+
+/// A cast from one binary point to a type, specialised for a value range.
+#[derive(Debug, Clone, Copy)]
+pub struct Caster {
+    ty: FixedType,
+    from_frac: i32,
+    diff: i32,
+    mode: CastMode,
+}
+
+impl Caster {
+    /// True when the cast never changes a value in the range.
+    pub fn is_identity(&self) -> bool {
+        self.mode == CastMode::Identity
+    }
+
+    /// The cast of one raw value (in the range given to [`FixedType::caster`]).
+    #[inline]
+    pub fn cast(&self, v: i64) -> i64 {
+        match self.mode {
+            CastMode::Identity => v,
+            CastMode::I64 => {
+                let r = if self.diff >= 0 {
+                    v << self.diff
+                } else {
+                    shift_round_i64(v, self.diff.unsigned_abs(), self.ty.rounding)
+                };
+                self.ty.overflow_adjust_i64(r)
+            }
+            CastMode::I128 => self.ty.cast(v as i128, self.from_frac) as i64,
+        }
+    }
+}
+
+/// [`shift_round`] in i64 (`1 <= s <= 62`).
+#[inline]
+fn shift_round_i64(v: i64, s: u32, mode: Rounding) -> i64 {
+    let floor = v >> s;
+    let rem = v - (floor << s);
+    let half = 1i64 << (s - 1);
+    let up = round_up(mode, rem as i128, half as i128, v < 0, floor & 1 == 1);
+    floor + i64::from(up)
 }
 
 fn mask(width: u32) -> u128 {
@@ -228,6 +323,7 @@ pub fn shift_round(v: i128, s: u32, mode: Rounding) -> i128 {
 }
 
 /// Whether to add one to the floor, given the dropped remainder `rem` in `[0, 2*half)`.
+#[inline]
 fn round_up(mode: Rounding, rem: i128, half: i128, negative: bool, odd: bool) -> bool {
     match mode {
         Rounding::Trn => false,
@@ -240,6 +336,32 @@ fn round_up(mode: Rounding, rem: i128, half: i128, negative: bool, odd: bool) ->
         Rounding::RndInf => rem > half || (rem == half && !negative),
         Rounding::RndConv => rem > half || (rem == half && odd),
     }
+}
+
+/// [`round_f64`] to an i64 for `|x| < 2^52` (`None` otherwise or for NaN),
+/// without a libm `floor` call: baseline x86-64 has no rounding instruction.
+#[inline]
+pub fn round_to_i64(x: f64, mode: Rounding) -> Option<i64> {
+    // Also false for NaN.
+    let small = x.abs() < 4_503_599_627_370_496.0;
+    if !small {
+        return None;
+    }
+    let t = x as i64; // toward zero, exact below 2^52
+    let floor = t - i64::from((t as f64) > x);
+    let rem = x - floor as f64; // exact, in [0, 1)
+    let up = match mode {
+        Rounding::Trn => false,
+        Rounding::Ceil => rem != 0.0,
+        Rounding::Up => x >= 0.0 && rem != 0.0,
+        Rounding::TrnZero => x < 0.0 && rem != 0.0,
+        Rounding::Rnd => rem >= 0.5,
+        Rounding::RndZero => rem > 0.5 || (rem == 0.5 && x < 0.0),
+        Rounding::RndMinInf => rem > 0.5,
+        Rounding::RndInf => rem > 0.5 || (rem == 0.5 && x >= 0.0),
+        Rounding::RndConv => rem > 0.5 || (rem == 0.5 && floor & 1 == 1),
+    };
+    Some(floor + i64::from(up))
 }
 
 /// Rounds a float to an integer-valued float with the given mode (exact).
@@ -397,6 +519,77 @@ mod tests {
         for (mode, want) in table {
             let got: Vec<i128> = raw.iter().map(|&v| shift_round(v, 2, mode)).collect();
             assert_eq!(got, want, "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn round_to_i64_equals_round_f64() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let modes = [
+            Trn, TrnZero, Rnd, RndZero, RndMinInf, RndInf, RndConv, Ceil, Up,
+        ];
+        for i in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Halves, quarters and arbitrary fractions, both signs, up to 2^40.
+            let x = match i % 3 {
+                0 => (state as i64 >> 40) as f64 / 2.0,
+                1 => (state as i64 >> 30) as f64 / 4.0,
+                _ => f64::from_bits(state) % 1e12,
+            };
+            if x.is_nan() {
+                continue;
+            }
+            for mode in modes {
+                assert_eq!(
+                    round_to_i64(x, mode),
+                    Some(round_f64(x, mode) as i64),
+                    "{x} {mode:?}"
+                );
+            }
+        }
+        assert_eq!(round_to_i64(f64::NAN, Trn), None);
+        assert_eq!(round_to_i64(1e17, Trn), None);
+        assert_eq!(round_to_i64(-0.5, RndConv), Some(0));
+        assert_eq!(round_to_i64(-1e-300, Trn), Some(-1));
+    }
+
+    #[test]
+    fn caster_equals_cast() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let modes = [
+            Trn, TrnZero, Rnd, RndZero, RndMinInf, RndInf, RndConv, Ceil, Up,
+        ];
+        let ovf = [
+            Overflow::Wrap,
+            Overflow::Sat,
+            Overflow::SatZero,
+            Overflow::SatSym,
+        ];
+        for case in 0..4000usize {
+            let mut ty = FixedType::new(
+                case % 2 == 0,
+                1 + (case % 40) as u32,
+                (case % 11) as i32 - 3,
+            );
+            ty.rounding = modes[case % modes.len()];
+            ty.overflow = ovf[(case / 9) % ovf.len()];
+            let from_frac = ty.frac + (case % 15) as i32 - 7;
+            let bits = 1 + (case % 45) as u32;
+            let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+            let c = ty.caster(from_frac, lo, hi);
+            for _ in 0..8 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let v = lo + (state % (hi - lo + 1) as u64) as i64;
+                assert_eq!(
+                    c.cast(v),
+                    ty.cast(v as i128, from_frac) as i64,
+                    "{ty:?} from {from_frac} v {v}"
+                );
+            }
         }
     }
 

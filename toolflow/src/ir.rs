@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fixed::{FixedType, Rounding};
+use crate::fixed::{FixedType, Overflow, Rounding};
 
 /// Identifier of a tensor in [`Model::tensors`].
 pub type TensorId = usize;
@@ -79,10 +79,72 @@ pub struct Dense {
     pub accum: Accum,
     /// Frac of the exact product (input frac + weight frac).
     pub prod_frac: i32,
-    /// The weights as i16 when inputs and weights fit 16 bits and every partial
-    /// sum fits 31 bits: the simulator then uses 16x16->32-bit dot products.
-    #[serde(default, skip_serializing)]
-    pub w16: Option<Vec<i16>>,
+    /// The 16-bit kernel, when lowering proved it exact (see [`Narrow`]).
+    #[serde(skip)]
+    pub narrow: Option<Narrow>,
+}
+
+/// How the 16-bit kernel turns one exact i32 product `p` into an addend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductCast {
+    /// `p << s` (an exact sum is `Shl(0)`).
+    Shl(u32),
+    /// `(p + add) >> k`: TRN (add 0), CEIL (2^k - 1), RND (2^(k-1)), RND_MIN_INF (2^(k-1) - 1).
+    Shr { k: u32, add: i32 },
+    /// RND_CONV: `(p + 2^(k-1) - 1 + bit k of p) >> k` (ties to even).
+    ShrEven { k: u32 },
+}
+
+impl ProductCast {
+    /// The hls4ml per-product cast `(accum_t)(x * w)` as an i32 operation that is
+    /// exact modulo 2^32, for an AP_WRAP accumulator of `W` bits. Shifting left by
+    /// `s` is exact modulo 2^32. Dropping `k` bits with a rounding that looks only
+    /// at the dropped bits and the kept low bit (TRN, CEIL, RND, RND_MIN_INF,
+    /// RND_CONV) is `floor((p + c) / 2^k)`, which modulo 2^(32-k) depends only on
+    /// `p + c` modulo 2^32; the wrap keeps `W` bits, so `W + k <= 32` makes it exact.
+    /// The sign-dependent modes (TRN_ZERO, RND_ZERO, RND_INF) and saturating
+    /// accumulators take the exact path instead.
+    pub fn modular(ty: &FixedType, prod_frac: i32) -> Option<ProductCast> {
+        if ty.overflow != Overflow::Wrap || ty.width > 32 {
+            return None;
+        }
+        let shift = ty.frac - prod_frac;
+        if shift >= 0 {
+            return (shift < 32).then_some(ProductCast::Shl(shift as u32));
+        }
+        let k = shift.unsigned_abs();
+        if ty.width + k > 32 {
+            return None;
+        }
+        let half = 1i64 << (k - 1);
+        let add = match ty.rounding {
+            Rounding::Trn => 0,
+            Rounding::Ceil => (1i64 << k) - 1,
+            Rounding::Rnd => half,
+            Rounding::RndMinInf => half - 1,
+            Rounding::RndConv => return Some(ProductCast::ShrEven { k }),
+            _ => return None,
+        };
+        Some(ProductCast::Shr { k, add: add as i32 })
+    }
+}
+
+/// A provably exact fast form of an accumulating layer: inputs and weights fit
+/// i16, so every product is exact in i32; the sum of the addends is kept in
+/// wrapping i32 arithmetic. Either no partial sum can leave i32 (`wrap: None`,
+/// the exact path), or the accumulator wraps at `wrap.0 <= 32` bits and
+/// every addend is needed only modulo 2^32 (the hls4ml per-product path with
+/// AP_WRAP and a rounding that depends only on the dropped bits), so one wrap
+/// at the end gives the same bits as wrapping after every addition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Narrow {
+    /// The weights as i16, same layout as the i64 weights.
+    pub weights: Vec<i16>,
+    /// The biases (already in the accumulator type) modulo 2^32.
+    pub bias: Vec<i32>,
+    pub cast: ProductCast,
+    /// Final wrap: width and signedness of the accumulator; `None` when the sum is exact.
+    pub wrap: Option<(u32, bool)>,
 }
 
 /// Convolution parameters (1D convs are 2D with height 1). Data layout NCHW.
@@ -108,9 +170,9 @@ pub struct Conv {
     pub bias: Vec<i64>,
     pub accum: Accum,
     pub prod_frac: i32,
-    /// See [`Dense::w16`].
-    #[serde(default, skip_serializing)]
-    pub w16: Option<Vec<i16>>,
+    /// See [`Dense::narrow`].
+    #[serde(skip)]
+    pub narrow: Option<Narrow>,
 }
 
 /// Elementwise binary operation with numpy broadcasting.

@@ -10,7 +10,7 @@ use super::util::{const_fixed, shape_err};
 use crate::config::Role;
 use crate::error::{Error, Result};
 use crate::fixed::FixedType;
-use crate::ir::{Accum, Conv, Dense, LayerKind};
+use crate::ir::{Accum, Conv, Dense, LayerKind, Narrow, ProductCast};
 use crate::onnx::{Node, Tensor};
 
 /// Converted weights and bias of a layer.
@@ -181,20 +181,38 @@ fn bounds(
     Ok((lo.min(hi), hi.max(lo), maxabs))
 }
 
-/// i16 copies of the weights when the 16-bit kernel is provably exact.
-fn narrow(node: &Node, p: &Params, k: usize, x: XRange) -> Option<Vec<i16>> {
+/// The 16-bit kernel of a layer, when it is provably exact (see [`Narrow`]):
+/// inputs and weights fit i16 and either every partial sum fits i32 (exact
+/// accumulation) or the accumulator wraps at `W <= 32` bits and the
+/// per-product cast needs the product only modulo 2^32 ([`ProductCast::modular`]).
+fn narrow(node: &Node, p: &Params, k: usize, x: XRange) -> Option<Narrow> {
     let i16r = |v: i64| (i16::MIN as i64..=i16::MAX as i64).contains(&v);
-    if !matches!(p.accum, Accum::Exact { wide: false, .. })
-        || !i16r(x.lo)
-        || !i16r(x.hi)
-        || !p.w.iter().all(|&w| i16r(w))
-    {
+    if !i16r(x.lo) || !i16r(x.hi) || !p.w.iter().all(|&w| i16r(w)) {
         return None;
     }
-    let (_, _, maxabs) = bounds(node, &p.w, k, &p.bias, x.lo, x.hi).ok()?;
-    let no_bias = vec![0; p.bias.len()];
-    let (_, _, dot_max) = bounds(node, &p.w, k, &no_bias, x.lo, x.hi).ok()?;
-    (maxabs.max(dot_max) < 1i128 << 31).then(|| p.w.iter().map(|&w| w as i16).collect())
+    let (cast, wrap) = match &p.accum {
+        Accum::Exact { wide: false, .. } => {
+            let (_, _, maxabs) = bounds(node, &p.w, k, &p.bias, x.lo, x.hi).ok()?;
+            let no_bias = vec![0; p.bias.len()];
+            let (_, _, dot_max) = bounds(node, &p.w, k, &no_bias, x.lo, x.hi).ok()?;
+            if maxabs.max(dot_max) >= 1i128 << 31 {
+                return None;
+            }
+            (ProductCast::Shl(0), None)
+        }
+        Accum::Exact { wide: true, .. } => return None,
+        Accum::PerProduct { ty } => (
+            ProductCast::modular(ty, p.prod_frac)?,
+            Some((ty.width, ty.signed)),
+        ),
+    };
+    Some(Narrow {
+        weights: p.w.iter().map(|&w| w as i16).collect(),
+        // Biases are accumulator values (|b| < 2^W, W <= 32); modulo 2^32 is all a wrap needs.
+        bias: p.bias.iter().map(|&b| b as i32).collect(),
+        cast,
+        wrap,
+    })
 }
 
 /// Creates the accumulator output tensor for the parameters.
@@ -254,7 +272,7 @@ pub fn dense(ctx: &mut Ctx, node: &Node) -> Result<()> {
         frac: info.ty.frac,
     };
     let p = params(ctx, node, &w, k, bias, xr)?;
-    let w16 = narrow(node, &p, k, xr);
+    let narrow = narrow(node, &p, k, xr);
     let outer: usize = xs[..xs.len() - 1].iter().product();
     let mut shape = xs.clone();
     if let Some(l) = shape.last_mut() {
@@ -276,7 +294,7 @@ pub fn dense(ctx: &mut Ctx, node: &Node) -> Result<()> {
         bias: p.bias,
         accum: p.accum,
         prod_frac: p.prod_frac,
-        w16,
+        narrow,
     };
     ctx.push_layer(&node.name, &node.op, LayerKind::Dense(d), vec![x], out);
     ctx.finish(node, out)
@@ -499,7 +517,7 @@ pub fn conv(ctx: &mut Ctx, node: &Node) -> Result<()> {
         frac: info.ty.frac,
     };
     let p = params(ctx, node, &w.data, kk, bias, xr)?;
-    let w16 = narrow(node, &p, kk, xr);
+    let narrow = narrow(node, &p, kk, xr);
     ctx.account(
         node,
         (p.w.len() + p.bias.len()) as u64,
@@ -530,7 +548,7 @@ pub fn conv(ctx: &mut Ctx, node: &Node) -> Result<()> {
         bias: p.bias,
         accum: p.accum,
         prod_frac: p.prod_frac,
-        w16,
+        narrow,
     };
     ctx.push_layer(&node.name, &node.op, LayerKind::Conv(cv), vec![x], out);
     ctx.finish(node, out)

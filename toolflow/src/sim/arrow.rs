@@ -6,8 +6,8 @@ use arrow::array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatc
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema};
 
-use crate::CompiledModel;
 use crate::error::{Error, Result};
+use crate::{CompiledModel, Family};
 
 /// Runs every row of `batch` through the model.
 ///
@@ -23,7 +23,10 @@ pub fn simulate_batch(
 ) -> Result<RecordBatch> {
     let n = batch.num_rows();
     let x = input_matrix(batch, column, model.input_len())?;
-    let y = model.simulate_f32(&x, n)?;
+    let y = match model.family() {
+        Family::Onnx => super::run_f32(model.ir(), &x, n)?,
+        _ => model.simulate_f32(&x, n)?,
+    };
     output_batch(y, model.output_len())
 }
 

@@ -107,38 +107,8 @@ fn accumulate(x: &[i64], w: &[i64], bias: i64, accum: &Accum, prod_frac: i32) ->
     }
 }
 
-/// 16x16 -> 32-bit dot product (partial sums proven below 2^31 at lowering).
-#[inline]
-fn dot16(x: &[i16], w: &[i16]) -> i32 {
-    x.iter().zip(w).fold(0i32, |acc, (&a, &b)| {
-        acc.wrapping_add(i32::from(a) * i32::from(b))
-    })
-}
-
-/// Dense with i16 weights and inputs.
-fn dense16(d: &Dense, w16: &[i16], x: &[i64], rows: usize) -> Vec<i64> {
-    let mut out = vec![0i64; rows * d.n_out];
-    let mut xr16 = vec![0i16; d.n_in];
-    for (xr, or) in x
-        .chunks_exact(d.n_in)
-        .zip(out.chunks_exact_mut(d.n_out))
-        .take(rows)
-    {
-        for (a, &b) in xr16.iter_mut().zip(xr) {
-            *a = b as i16;
-        }
-        for ((o, w), &b) in or.iter_mut().zip(w16.chunks_exact(d.n_in)).zip(&d.bias) {
-            *o = b + i64::from(dot16(&xr16, w));
-        }
-    }
-    out
-}
-
 /// Dense over `rows` input rows of length `n_in` (samples x outer repetitions).
 pub fn dense(d: &Dense, x: &[i64], rows: usize) -> Vec<i64> {
-    if let Some(w16) = &d.w16 {
-        return dense16(d, w16, x, rows);
-    }
     let mut out = vec![0i64; rows * d.n_out];
     for (xr, or) in x
         .chunks_exact(d.n_in)

@@ -1,6 +1,6 @@
 //! Elementwise and data-movement kernels.
 
-use crate::fixed::{FixedType, round_f64, shift_round};
+use crate::fixed::{FixedType, round_f64, round_to_i64, shift_round};
 use crate::ir::{BinOp, Binary, ElemQuant, MultiThreshold, Operand, Requant, Softmax, Table};
 
 /// Saturating `x << s` into i128 (values beyond ±2^100 only matter by sign).
@@ -66,18 +66,30 @@ pub fn input_quant(rq: &Requant, x: &[f32], elems: usize) -> Vec<i64> {
         .collect()
 }
 
-/// ap_fixed conversion of the float input.
+/// ap_fixed conversion of the float input (as [`FixedType::quantize_f64`],
+/// with the scale computed once and i64 arithmetic where it is exact).
 pub fn input_cast(ty: &FixedType, x: &[f32]) -> Vec<i64> {
+    let scale = 2f64.powi(ty.frac);
+    let fast = ty.width <= 62;
     x.iter()
-        .map(|&v| ty.quantize_f64(v as f64) as i64)
+        .map(|&v| {
+            // Exact: an f32 times a power of two, in f64.
+            let scaled = f64::from(v) * scale;
+            match round_to_i64(scaled, ty.rounding) {
+                Some(r) if fast => ty.overflow_adjust_i64(r),
+                _ => ty.quantize_f64(f64::from(v)) as i64,
+            }
+        })
         .collect()
 }
 
-/// ap_fixed assignment between types.
-pub fn cast(ty: &FixedType, from_frac: i32, x: &[i64]) -> Vec<i64> {
-    x.iter()
-        .map(|&v| ty.cast(v as i128, from_frac) as i64)
-        .collect()
+/// ap_fixed assignment between types, for inputs in `[lo, hi]`.
+pub fn cast(ty: &FixedType, from_frac: i32, lo: i64, hi: i64, x: &[i64]) -> Vec<i64> {
+    let c = ty.caster(from_frac, lo, hi);
+    if c.is_identity() {
+        return x.to_vec();
+    }
+    x.iter().map(|&v| c.cast(v)).collect()
 }
 
 #[inline]
