@@ -1,6 +1,8 @@
 //! Demo content for `arena up`: the three scientific demo datasets, one
-//! challenge on each, and a baseline entry (fitted here) in every phase. Each
-//! item is recorded in the `seeds` table and skipped when already there.
+//! challenge on each, and a baseline entry (fitted here) in every phase, plus
+//! baselines of the other model families (boosted trees, KAN) from committed
+//! model files. Each item is recorded in the `seeds` table and skipped when
+//! already there.
 
 mod baselines;
 
@@ -33,6 +35,33 @@ const CHALLENGES: [DemoChallenge; 3] = [
     DemoChallenge {
         dataset: "coastal-flooding",
         definition: include_str!("challenges/flood-watch.yaml"),
+    },
+];
+
+/// A baseline of another model family: a committed model file, trained by a
+/// script in `python/` on the same generator's data (another seed and size).
+struct FamilyBaseline {
+    challenge: &'static str,
+    name: &'static str,
+    description: &'static str,
+    model: &'static [u8],
+    config: Option<&'static str>,
+}
+
+const FAMILY_BASELINES: [FamilyBaseline; 2] = [
+    FamilyBaseline {
+        challenge: "flood-watch",
+        name: "xgboost-trees",
+        description: "XGBoost, 10 rounds x 12 stations of depth-3 trees (python/make_bdt_fixtures.py); one margin per station.",
+        model: include_bytes!("models/flood_xgboost.json"),
+        config: Some("Model:\n  Precision: fixed<16,6>\n"),
+    },
+    FamilyBaseline {
+        challenge: "flood-watch",
+        name: "kan-splines",
+        description: "Kolmogorov-Arnold network 84-12, cubic B-spline edges per station (python/make_kan_fixtures.py), tabulated into ROMs.",
+        model: include_bytes!("models/flood_kan.json"),
+        config: None,
     },
 ];
 
@@ -87,6 +116,51 @@ pub async fn run(pool: &PgPool, store: &Arc<dyn ObjectStore>) -> anyhow::Result<
             )
             .await
             .map_err(|e| anyhow::anyhow!("baseline for {}: {e}", challenge.slug))?;
+        }
+        db::seeds::mark(pool, &item).await?;
+        tracing::info!(challenge = %challenge.slug, baseline = baseline.name, "seeded: {}", baseline.description);
+    }
+    seed_family_baselines(pool, store, &done, &admin).await
+}
+
+/// The other families' baselines, each in every phase of its challenge.
+async fn seed_family_baselines(
+    pool: &PgPool,
+    store: &Arc<dyn ObjectStore>,
+    done: &std::collections::HashSet<String>,
+    admin: &db::users::User,
+) -> anyhow::Result<()> {
+    for baseline in &FAMILY_BASELINES {
+        let item = format!("baseline:{}:{}", baseline.challenge, baseline.name);
+        if done.contains(&item) {
+            continue;
+        }
+        let row = db::challenges::by_slug(pool, baseline.challenge)
+            .await?
+            .with_context(|| format!("challenge {} is not seeded", baseline.challenge))?;
+        let challenge: Challenge = serde_json::from_value(row.definition.clone())
+            .context("stored challenge definition")?;
+        for phase in &challenge.phases {
+            let upload = server::ops::submissions::Upload {
+                model: baseline.model.to_vec().into(),
+                config: baseline.config.map(str::to_owned),
+                label: baseline.name.to_owned(),
+                is_baseline: true,
+                phase: Some(phase.name.clone()),
+            };
+            server::ops::submissions::submit(
+                pool,
+                store.as_ref(),
+                &row,
+                &challenge,
+                admin,
+                upload,
+                chrono::Utc::now(),
+            )
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("baseline {} for {}: {e}", baseline.name, challenge.slug)
+            })?;
         }
         db::seeds::mark(pool, &item).await?;
         tracing::info!(challenge = %challenge.slug, baseline = baseline.name, "seeded: {}", baseline.description);
