@@ -166,3 +166,28 @@ pub async fn published_at(
     .fetch_optional(pool)
     .await?)
 }
+
+/// A value that changes whenever the leaderboards of the challenge `slug` may
+/// change: its definition, its submissions (any status change, a new one, a
+/// disqualification) and its published phases. `None`: no such challenge.
+pub async fn results_version(pool: &PgPool, slug: &str) -> Result<Option<String>> {
+    /// Definition time, last submission change, submissions, publications.
+    type Version = (DateTime<Utc>, Option<DateTime<Utc>>, i64, i64);
+    let row: Option<Version> = sqlx::query_as(
+        "SELECT c.updated_at,
+                (SELECT max(s.updated_at) FROM submissions s WHERE s.challenge_id = c.id),
+                (SELECT count(*) FROM submissions s WHERE s.challenge_id = c.id),
+                (SELECT count(*) FROM phase_publications p WHERE p.challenge_id = c.id)
+         FROM challenges c WHERE c.slug = $1",
+    )
+    .bind(slug)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(defined, result, submissions, published)| {
+        format!(
+            "{}/{}/{submissions}/{published}",
+            defined.timestamp_micros(),
+            result.map_or(0, |t| t.timestamp_micros())
+        )
+    }))
+}

@@ -6,6 +6,7 @@
 pub mod accounts;
 mod api;
 pub mod auth;
+mod cache;
 pub mod error;
 mod health;
 pub mod leaderboard;

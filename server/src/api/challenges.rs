@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
+use crate::cache;
 use crate::leaderboard::{self, Leaderboard};
 use crate::ops;
 use crate::{ApiError, ApiResult, AppState};
@@ -220,10 +221,25 @@ async fn leaderboard_json(
     caller: Caller,
     Path(slug): Path<String>,
     Query(query): Query<PhaseQuery>,
-) -> ApiResult<Json<Leaderboard>> {
-    Ok(Json(
-        visible_leaderboard(&state, &caller, &slug, query.phase).await?,
-    ))
+) -> ApiResult<Response> {
+    let version = db::challenges::results_version(&state.pool, &slug)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no challenge `{slug}`")))?;
+    let key = cache::key(&state.pool, &slug, query.phase.as_deref());
+    let body = match cache::get(&key, &version) {
+        Some(body) => body,
+        None => {
+            let board = visible_leaderboard(&state, &caller, &slug, query.phase).await?;
+            let json =
+                serde_json::to_vec(&board).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            let body = Bytes::from(json);
+            if board.visibility != Visibility::Hidden || board.published {
+                cache::put(key, version, body.clone());
+            }
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn leaderboard_csv(

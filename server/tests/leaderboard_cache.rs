@@ -1,0 +1,94 @@
+//! The leaderboard JSON cache: a repeated read is served from the cache, and
+//! any change of the challenge's results (here a disqualification, then a new
+//! finished submission) shows up on the very next read.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+
+const CHALLENGE: &str = r#"
+slug: toy-cached
+title: Toy cached
+description: Leaderboard cache.
+dataset: { slug: toy, version: latest }
+input: { column: x, shape: [4] }
+label: is_anomaly
+metric: roc_auc
+target: { part: xc7a35t, clock_ns: 5 }
+phases:
+  - { name: development, split: public_test }
+entries_per_participant: all
+"#;
+const BOARD: &str = "/api/v1/challenges/toy-cached/leaderboard";
+
+async fn submit(app: &App, token: &str, weights: &[f32; 4]) -> String {
+    let model = linear_model(weights, 0.0);
+    let (content_type, body) = multipart(&[
+        ("model", Some("model.onnx"), &model),
+        ("config", None, b"Model:\n  Precision: fixed<16,6>\n"),
+    ]);
+    let r = app
+        .post(
+            "/api/v1/challenges/toy-cached/submissions",
+            Some(token),
+            &content_type,
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    r.json()["id"].as_str().unwrap().to_owned()
+}
+
+fn ranked(app_board: &Response) -> usize {
+    app_board.json()["rows"].as_array().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_leaderboards_change_with_the_results() {
+    let app = app().await;
+    app.toy_dataset().await;
+    let organizer = app
+        .user("olga", &["read", "submit", "organize"], false)
+        .await;
+    let bob = app.user("bob", &["read", "submit"], false).await;
+    let r = app
+        .post(
+            "/api/v1/challenges",
+            Some(&organizer),
+            "application/yaml",
+            CHALLENGE.into(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let first = submit(&app, &bob, &[1.0, 0.0, 0.0, 0.0]).await;
+    run_worker_until_done(&app).await;
+
+    let a = app.get(BOARD, None).await;
+    let b = app.get(BOARD, None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.body, b.body, "a repeated read gives the same board");
+    assert_eq!(ranked(&a), 1, "{}", a.text());
+
+    let r = app
+        .post(
+            &format!("/api/v1/submissions/{first}/disqualify"),
+            Some(&organizer),
+            "application/json",
+            br#"{"reason": "test"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let c = app.get(BOARD, None).await;
+    assert_eq!(
+        ranked(&c),
+        0,
+        "the disqualified entry is still ranked: {}",
+        c.text()
+    );
+
+    submit(&app, &bob, &[0.5, 0.0, 0.0, 0.0]).await;
+    run_worker_until_done(&app).await;
+    let d = app.get(BOARD, None).await;
+    assert_eq!(ranked(&d), 1, "the new result is missing: {}", d.text());
+}
