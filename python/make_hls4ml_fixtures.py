@@ -809,11 +809,11 @@ FIXTURES: list[Fixture] = [
             },
         },
     ),
-    # ---- known divergences: each demonstrates one documented difference ----
     Fixture(
-        name="known_sat_sym_min",
+        name="sat_sym_min_fixed8_3",
         description="Gemm 8->6 -> Relu -> Gemm 6->3 with input type fixed<8,3,RND,SAT_SYM>; some inputs round to "
-        "-4.0, the most negative value of the type.",
+        "-4.0, the most negative value of the type, which AP_SAT_SYM turns into -max = -4 + 2^-5 "
+        "(ap_fixed_base.h: 'underflow |= neg_src && low W-1 bits == 0'; fixed.rs FixedType::sat_min_raw).",
         covers=["SAT_SYM"],
         in_shape=[8],
         build=lambda n: (n.gemm(6), n.relu(), n.gemm(3)),
@@ -825,17 +825,13 @@ FIXTURES: list[Fixture] = [
                 "MatMul_1": P(weight="fixed<10,3,RND>", bias="fixed<10,3,RND>", accum="auto", result="auto"),
             },
         },
-        known_divergence="AP_SAT_SYM: ap_fixed never produces -2^(W-1) for a signed type; a value that rounds "
-        "to it (here inputs in [-4.015625, -3.984375) converted to fixed<8,3,RND,SAT_SYM>, e.g. exactly -4.0) "
-        "becomes -max = -4 + 2^-5 (ap_fixed_base.h: 'underflow |= neg_src && low W-1 bits == 0' in the "
-        "double constructor and in operator=). The toolflow keeps -4.0 (fixed.rs FixedType::overflow_adjust "
-        "only changes values outside [min_raw, max_raw]). With those inputs replaced by -4 + 2^-5 every row "
-        "matches.",
     ),
     Fixture(
-        name="known_conv_sat_accum_order",
+        name="conv1d_sat_accum_order",
         description="Conv1D on [1,6,16]: Conv(4,k3,pad1) with a narrow saturating accumulator fixed<10,3,RND,SAT>; "
-        "partial sums of the 18-term windows saturate often.",
+        "partial sums of the 18-term windows saturate often, so the result depends on the summation order: "
+        "hls4ml's channels-last im2col sums kernel position by kernel position, all channels of each "
+        "(sim/kernels.rs window_order).",
         covers=["Conv1D", "saturating accumulator", "accumulation order"],
         in_shape=[6, 16],
         build=lambda n: (n.conv(4, 3, pads=[1, 1]),),
@@ -846,13 +842,8 @@ FIXTURES: list[Fixture] = [
                             result="fixed<10,3,RND,SAT>"),
             },
         },
-        known_divergence="Accumulation order of Conv with a saturating accumulator: hls4ml sums each window in "
-        "(kernel position, channel) order -- channels-last im2col in conv_1d_latency_cl / conv_2d_latency_cl, "
-        "weights stored (k, C, M) -- after the bias; the toolflow sums in (channel, kernel position) order "
-        "(sim/kernels.rs im2col, ONNX (M, C, k) weights). With SAT/SAT_SYM/SAT_ZERO accumulators a partial "
-        "sum that saturates makes the result order-dependent; WRAP accumulators are order-independent and "
-        "match (see the other Conv fixtures). Dense layers use the same order on both sides.",
     ),
+    # ---- known divergences: each demonstrates one documented difference ----
     Fixture(
         name="known_bn_after_conv_unfused",
         description="Conv1D on [1,3,16]: Conv(4,k3,pad1) with an explicit result type -> BatchNormalization with "

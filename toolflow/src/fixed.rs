@@ -146,18 +146,31 @@ impl FixedType {
         }
     }
 
+    /// Smallest raw value this type's overflow mode lets through: `min_raw`,
+    /// except for AP_SAT_SYM on a signed type of two or more bits, which never
+    /// produces -2^(W-1). ap_fixed_base.h flags a negative source whose
+    /// result has all low W-1 bits zero as an underflow (`underflow |= neg_src
+    /// && ...`, in the double and the ap_fixed conversions alike), and an
+    /// underflow under SAT_SYM gives -max. With one bit that -max pattern is
+    /// `1`, i.e. -1 = min, so 1-bit types keep their minimum.
+    pub fn sat_min_raw(&self) -> i128 {
+        if self.overflow == Overflow::SatSym && self.signed && self.width > 1 {
+            -self.max_raw()
+        } else {
+            self.min_raw()
+        }
+    }
+
     /// Applies this type's overflow mode to a raw value already at `frac`.
     pub fn overflow_adjust(&self, v: i128) -> i128 {
-        let (lo, hi) = (self.min_raw(), self.max_raw());
+        let (lo, hi) = (self.sat_min_raw(), self.max_raw());
         if v >= lo && v <= hi {
             return v;
         }
         match self.overflow {
             Overflow::Wrap => wrap(v, self.width, self.signed),
             Overflow::SatZero => 0,
-            Overflow::Sat => v.clamp(lo, hi),
-            Overflow::SatSym if self.signed && v < lo => -hi,
-            Overflow::SatSym => v.clamp(lo, hi),
+            Overflow::Sat | Overflow::SatSym => v.clamp(lo, hi),
         }
     }
 
@@ -172,7 +185,8 @@ impl FixedType {
             } else {
                 diff > -62 && m < 1i128 << 62
             };
-        let identity = diff == 0 && lo as i128 >= self.min_raw() && hi as i128 <= self.max_raw();
+        let identity =
+            diff == 0 && lo as i128 >= self.sat_min_raw() && hi as i128 <= self.max_raw();
         Caster {
             ty: *self,
             from_frac,
@@ -190,7 +204,7 @@ impl FixedType {
     /// [`Self::overflow_adjust`] for widths up to 62 bits, in i64.
     #[inline]
     pub fn overflow_adjust_i64(&self, v: i64) -> i64 {
-        let (lo, hi) = (self.min_raw() as i64, self.max_raw() as i64);
+        let (lo, hi) = (self.sat_min_raw() as i64, self.max_raw() as i64);
         if v >= lo && v <= hi {
             return v;
         }
@@ -602,12 +616,20 @@ mod tests {
             (Overflow::Wrap, [6i128, 7, -8, 7, -8, -7, 1]),
             (Overflow::Sat, [-8, -8, -8, 7, 7, 7, 7]),
             (Overflow::SatZero, [0, 0, -8, 7, 0, 0, 0]),
-            (Overflow::SatSym, [-7, -7, -8, 7, 7, 7, 7]),
+            // ap_fixed: -8 = -2^(W-1) itself becomes -max under SAT_SYM.
+            (Overflow::SatSym, [-7, -7, -7, 7, 7, 7, 7]),
         ];
         for (o, want) in table {
             let got: Vec<i128> = vals.iter().map(|&v| mk(o).overflow_adjust(v)).collect();
             assert_eq!(got, want, "{o:?}");
         }
+        let one = FixedType::new(true, 1, 1).with_modes(Trn, Overflow::SatSym);
+        assert_eq!(
+            [-3, -1, 0, 1].map(|v| one.overflow_adjust(v)),
+            [-1, -1, 0, 0]
+        );
+        let usym = FixedType::new(false, 3, 3).with_modes(Trn, Overflow::SatSym);
+        assert_eq!([-1, 0, 9].map(|v| usym.overflow_adjust(v)), [0, 0, 7]);
         let u = FixedType::new(false, 3, 3);
         assert_eq!(u.overflow_adjust(9), 1);
         assert_eq!(u.overflow_adjust(-1), 7);

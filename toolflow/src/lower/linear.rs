@@ -9,7 +9,7 @@ use super::Ctx;
 use super::util::{const_fixed, shape_err};
 use crate::config::Role;
 use crate::error::{Error, Result};
-use crate::fixed::FixedType;
+use crate::fixed::{FixedType, Overflow};
 use crate::ir::{Accum, Conv, Dense, LayerKind, Narrow, ProductCast};
 use crate::onnx::{Node, Tensor};
 
@@ -121,7 +121,8 @@ fn params(
     })
 }
 
-/// True if the exact sum (products shifted by `sh`) never leaves the accumulator's range.
+/// True if the exact sum (products shifted by `sh`) never leaves the accumulator's
+/// range, so that its overflow mode never acts.
 fn fits(w: &[i64], k: usize, b: &[i64], x_lo: i64, x_hi: i64, sh: i32, acc: FixedType) -> bool {
     let node = Node {
         name: String::new(),
@@ -135,8 +136,17 @@ fn fits(w: &[i64], k: usize, b: &[i64], x_lo: i64, x_hi: i64, sh: i32, acc: Fixe
         .iter()
         .map(|&v| v.checked_mul(1i64.checked_shl(sh as u32)?))
         .collect();
+    // A saturating accumulator acts on every partial sum (bias first, then the
+    // products in order), not only on the total. With 0 in the input range
+    // every product's range contains 0, so each partial sum lies within the
+    // bounds of the total.
+    let (x_lo, x_hi) = if acc.overflow == Overflow::Wrap {
+        (x_lo, x_hi)
+    } else {
+        (x_lo.min(0), x_hi.max(0))
+    };
     match shifted.map(|s| bounds(&node, &s, k, b, x_lo, x_hi)) {
-        Some(Ok((lo, hi, m))) => lo >= acc.min_raw() && hi <= acc.max_raw() && m < 1i128 << 62,
+        Some(Ok((lo, hi, m))) => lo >= acc.sat_min_raw() && hi <= acc.max_raw() && m < 1i128 << 62,
         _ => false,
     }
 }

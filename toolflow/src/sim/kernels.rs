@@ -154,6 +154,28 @@ fn im2col<T: Copy + Default + TryFrom<i64>>(c: &Conv, x: &[i64], group: usize, c
     }
 }
 
+/// The order in which a window's products are summed, as positions in the
+/// `(channel, ky, kx)` weight and im2col rows. Only a saturating per-product
+/// accumulator can tell orders apart; for it we follow hls4ml, whose
+/// channels-last im2col (conv_1d/2d_latency_cl, weights stored `(k, C, M)`)
+/// sums kernel position by kernel position, all channels of each.
+fn window_order(c: &Conv) -> Option<Vec<usize>> {
+    let saturating = matches!(&c.accum, Accum::PerProduct { ty } if ty.overflow != Overflow::Wrap);
+    let cg = c.in_c / c.groups;
+    if !saturating || cg < 2 || c.k_h * c.k_w < 2 {
+        return None;
+    }
+    let mut order = Vec::with_capacity(cg * c.k_h * c.k_w);
+    for ky in 0..c.k_h {
+        for kx in 0..c.k_w {
+            for ci in 0..cg {
+                order.push((ci * c.k_h + ky) * c.k_w + kx);
+            }
+        }
+    }
+    Some(order)
+}
+
 /// Convolution for `n` samples.
 pub fn conv(c: &Conv, x: &[i64], n: usize) -> Vec<i64> {
     let in_len = c.in_c * c.in_h * c.in_w;
@@ -161,16 +183,40 @@ pub fn conv(c: &Conv, x: &[i64], n: usize) -> Vec<i64> {
     let out_len = c.out_c * positions;
     let kk = (c.in_c / c.groups) * c.k_h * c.k_w;
     let mg = c.out_c / c.groups;
+    let order = window_order(c);
+    // Weights and im2col rows permuted into the summation order.
+    let permute = |row: &[i64], out: &mut Vec<i64>| {
+        if let Some(o) = &order {
+            out.clear();
+            out.extend(o.iter().map(|&k| row[k]));
+        }
+    };
+    let weights: Vec<i64> = match &order {
+        Some(o) => c
+            .weights
+            .chunks_exact(kk)
+            .flat_map(|w| o.iter().map(move |&k| w[k]))
+            .collect(),
+        None => Vec::new(),
+    };
+    let weights = if order.is_some() {
+        &weights
+    } else {
+        &c.weights
+    };
     let mut out = vec![0i64; n * out_len];
     let mut cols = vec![0i64; positions * kk];
+    let mut col_perm = Vec::with_capacity(kk);
     for s in 0..n {
         let xs = &x[s * in_len..(s + 1) * in_len];
         let os = &mut out[s * out_len..(s + 1) * out_len];
         for g in 0..c.groups {
             im2col(c, xs, g, &mut cols);
             for m in g * mg..(g + 1) * mg {
-                let w = &c.weights[m * kk..(m + 1) * kk];
+                let w = &weights[m * kk..(m + 1) * kk];
                 for (p, col) in cols.chunks_exact(kk).enumerate() {
+                    permute(col, &mut col_perm);
+                    let col = if order.is_some() { &col_perm[..] } else { col };
                     os[m * positions + p] = accumulate(col, w, c.bias[m], &c.accum, c.prod_frac);
                 }
             }
