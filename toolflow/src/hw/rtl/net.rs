@@ -560,8 +560,11 @@ impl Net {
             Overflow::Wrap => self.wrap(a, ty.width, ty.signed),
             Overflow::Sat => self.sat(a, lo, hi, lo, hi),
             Overflow::SatZero => self.sat(a, lo, hi, 0, 0),
-            Overflow::SatSym if ty.signed => self.sat(a, lo, hi, -hi, hi),
-            Overflow::SatSym => self.sat(a, lo, hi, lo, hi),
+            // Never -2^(W-1) for a signed type of 2+ bits (see FixedType::sat_min_raw).
+            Overflow::SatSym => {
+                let lo = ty.sat_min_raw();
+                self.sat(a, lo, hi, lo, hi)
+            }
         }
     }
 
