@@ -261,3 +261,35 @@ fn bad_kan_files_are_refused_with_a_reason() {
     .to_string();
     assert!(err.contains("own types"), "{err}");
 }
+
+/// Byte mutations of a real model never panic: every result is a model or an error.
+#[test]
+fn mutated_kan_files_never_panic() {
+    let original = std::fs::read(fixtures().join("kan/kan_deep.json")).unwrap();
+    let (x, _) = inputs();
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet = b"-0123456789.eE[]{},:\" ";
+    let (mut ok, mut refused) = (0, 0);
+    for _ in 0..150 {
+        let mut bytes = original.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % bytes.len();
+            bytes[at] = alphabet[(next() as usize) % alphabet.len()];
+        }
+        match compile(&bytes, None, &Limits::default()) {
+            Ok(m) => {
+                let _ = m.simulate_raw(&x[..2 * 84], 2);
+                ok += 1;
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    eprintln!("{ok} mutants compiled, {refused} refused");
+    assert!(refused > 0);
+}

@@ -31,7 +31,7 @@ pub use format::{KanFile, LayerFile};
 /// Widest layer input type: tables have `2^width` entries.
 pub const MAX_INPUT_BITS: u32 = 12;
 /// Most table entries over the whole network.
-pub const MAX_TABLE_ENTRIES: usize = 1 << 24;
+pub const MAX_TABLE_ENTRIES: usize = 1 << 22;
 /// Most layers.
 pub const MAX_LAYERS: usize = 16;
 /// Highest spline degree.
@@ -112,7 +112,7 @@ pub fn edge_value(x: f64, knots: &[f64], coef: &[f64], k: usize, base: f64, spli
 }
 
 impl Kan {
-    /// Tabulates a parsed file (types from the file; `input_override` replaces the input type).
+    /// Tabulates a parsed file (every type comes from the file).
     pub fn tabulate(file: &KanFile) -> Result<Self> {
         let (input_shape, layers) = file.checked()?;
         let mut in_type = layers[0].1;
