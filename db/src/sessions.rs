@@ -15,6 +15,9 @@ use crate::users::User;
 
 /// How long a session lives without being renewed by a sign-in.
 pub const SESSION_DAYS: i64 = 14;
+/// How long a session that has not signed in lives (it only carries the CSRF
+/// token of the login form and the sign-ins started from it).
+pub const ANONYMOUS_SESSION_HOURS: i64 = 24;
 /// How long the user has to come back from the provider.
 pub const FLOW_MINUTES: i64 = 10;
 
@@ -41,7 +44,10 @@ pub fn random_secret() -> String {
 pub async fn create(pool: &PgPool, user_id: Option<Uuid>) -> Result<(String, Session)> {
     let secret = random_secret();
     let csrf = random_secret();
-    let expires_at = Utc::now() + Duration::days(SESSION_DAYS);
+    let expires_at = match user_id {
+        Some(_) => Utc::now() + Duration::days(SESSION_DAYS),
+        None => Utc::now() + Duration::hours(ANONYMOUS_SESSION_HOURS),
+    };
     sqlx::query(
         "INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)",
     )
@@ -114,6 +120,8 @@ pub async fn sign_in(
     if let Some(old) = old_secret {
         delete(pool, old).await?;
     }
+    // Sign-ins are rare enough to sweep expired rows on the way (indexed by expiry).
+    purge_expired(pool).await?;
     create(pool, Some(user_id)).await
 }
 

@@ -356,3 +356,146 @@ async fn forms_without_the_session_token_are_refused() {
         .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_yaml_form_edit_search_and_hidden_phases() {
+    let site = site("http://arena.test", Default::default()).await;
+    server::ops::datasets::publish(
+        &site.db.pool,
+        site.state.store.as_ref(),
+        &common::toy_dataset(),
+    )
+    .await
+    .unwrap();
+    let olivia = user(&site, "olivia", false).await;
+    let (mut organizer, csrf) = Client::signed_in(&site, olivia.id).await;
+
+    // A YAML upload with a mistake: 400, the text back in the form, the reason beside it.
+    let bad = THIS.replace("label: is_anomaly", "label: x");
+    let (content_type, body) = common::multipart(&[
+        ("csrf", None, csrf.as_bytes()),
+        ("yaml", None, bad.as_bytes()),
+    ]);
+    let answer = organizer
+        .post_multipart(&site, "/console/new/yaml", &content_type, body)
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.body.contains("data-field=\"yaml\"") && answer.body.contains("`label`"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("label: x"),
+        "the input is re-displayed"
+    );
+
+    // The same definition, fixed, with Markdown that tries to inject a script.
+    let good = THIS.replace(
+        "description: Find the anomalies.",
+        "description: \"Find the *anomalies*. <script>alert(1)</script>\"",
+    );
+    let (content_type, body) = common::multipart(&[
+        ("csrf", None, csrf.as_bytes()),
+        ("file", Some("challenge.yaml"), good.as_bytes()),
+    ]);
+    let answer = organizer
+        .post_multipart(&site, "/console/new/yaml", &content_type, body)
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(answer.location(), "/console/toy-trigger");
+    let page = organizer.get(&site, "/challenges/toy-trigger").await;
+    assert!(
+        page.body.contains("<em>anomalies</em>"),
+        "Markdown rendered"
+    );
+    assert!(
+        !page.body.contains("<script>alert"),
+        "no markup of the author"
+    );
+
+    // Edit by form: the budget and title change, the phases stay.
+    let manage = organizer.get(&site, "/console/toy-trigger").await;
+    assert!(
+        manage.body.contains("development public_test"),
+        "{}",
+        manage.body
+    );
+    let answer = organizer
+        .post_form(
+            &site,
+            "/console/toy-trigger",
+            &[
+                ("csrf", &csrf),
+                ("slug", "toy-trigger"),
+                ("title", "Toy trigger, edited"),
+                ("description", "Edited."),
+                ("dataset", "toy"),
+                ("dataset_version", "latest"),
+                ("input_column", "x"),
+                ("input_shape", "4"),
+                ("label", "is_anomaly"),
+                ("metric", "roc_auc"),
+                ("part", "xc7a35t"),
+                ("clock_ns", "5"),
+                ("max_lut", "1500"),
+                (
+                    "phases",
+                    "development public_test\nfinal private_test 2099-01-01T00:00:00Z - hidden",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let row = db::challenges::by_slug(&site.db.pool, "toy-trigger")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.title, "Toy trigger, edited");
+    assert_eq!(row.definition["budget"]["max_lut"], 1500);
+    assert_eq!(row.definition["phases"].as_array().unwrap().len(), 2);
+
+    // A bad date in the phases: the form comes back with the line named.
+    let answer = organizer
+        .post_form(
+            &site,
+            "/console/toy-trigger",
+            &[
+                ("csrf", &csrf),
+                ("slug", "toy-trigger"),
+                ("title", "T"),
+                ("dataset", "toy"),
+                ("input_column", "x"),
+                ("label", "is_anomaly"),
+                ("metric", "roc_auc"),
+                ("part", "xc7a35t"),
+                ("phases", "development public_test yesterday"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.body.contains("data-field=\"phases\"") && answer.body.contains("line 1"),
+        "{}",
+        answer.body
+    );
+
+    // Search by keyword and domain.
+    let mut visitor = Client::default();
+    let found = visitor.get(&site, "/?q=edited+toy&domain=testing").await;
+    assert!(found.body.contains("Toy trigger, edited"), "{}", found.body);
+    let none = visitor.get(&site, "/?q=gravitational").await;
+    assert!(none.body.contains("No challenge matches"));
+    let other_domain = visitor.get(&site, "/?domain=genomics").await;
+    assert!(other_domain.body.contains("No dataset matches"));
+
+    // A hidden phase shows no results to visitors, but does to its organizers.
+    let hidden = visitor
+        .get(&site, "/challenges/toy-trigger?phase=final")
+        .await;
+    assert!(hidden.body.contains("hidden until the organizers publish"));
+    let shown = organizer
+        .get(&site, "/challenges/toy-trigger?phase=final")
+        .await;
+    assert!(!shown.body.contains("hidden until the organizers publish"));
+}

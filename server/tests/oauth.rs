@@ -26,9 +26,16 @@ async fn sign_in_creates_the_user_once_and_opens_a_session() {
         "{}",
         login_page.body
     );
-    let cookie = login_page
+    assert!(
+        login_page.set_cookie().is_none(),
+        "viewing the page stores nothing"
+    );
+    let start = browser
+        .get(&site, "/auth/oidc/login?return_to=/account")
+        .await;
+    let cookie = start
         .set_cookie()
-        .expect("the login page opens a session");
+        .expect("starting a sign-in opens a session");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
@@ -36,7 +43,8 @@ async fn sign_in_creates_the_user_once_and_opens_a_session() {
     assert!(!cookie.contains("Secure"), "no TLS here: {cookie}");
     let before = browser.cookie.clone();
 
-    let done = sign_in_via_provider(&site, &mut browser, "alice").await;
+    let callback = provider_approves(&start.location(), "alice").await;
+    let done = browser.get(&site, &callback).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(done.location(), "/account");
     assert_ne!(browser.cookie, before, "the session id changes at sign-in");
@@ -190,7 +198,7 @@ async fn unknown_provider_and_foreign_callbacks_are_refused() {
     let start = victim.get(&site, "/auth/oidc/login").await;
     let callback = provider_approves(&start.location(), "alice").await;
     let mut attacker = Client::default();
-    attacker.get(&site, "/login").await;
+    attacker.get(&site, "/auth/oidc/login").await;
     let answer = attacker.get(&site, &callback).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert!(
@@ -222,7 +230,8 @@ async fn secure_cookies_and_the_development_login_guard() {
     let site = site("https://arena.test", settings).await;
     let mut browser = Client::default();
     let page = browser.get(&site, "/login").await;
-    assert!(page.set_cookie().unwrap().contains("; Secure"));
+    let start = browser.get(&site, "/auth/oidc/login").await;
+    assert!(start.set_cookie().unwrap().contains("; Secure"));
     // The development login is off: no form, and its endpoint refuses.
     assert!(!page.body.contains("Development login"));
     let csrf: String = sqlx::query_scalar("SELECT csrf_token FROM sessions")

@@ -29,13 +29,19 @@ pub async fn login_page(
     viewer: Viewer,
     Query(query): Query<ReturnTo>,
 ) -> Result<Response, PageError> {
-    // The development login form needs a CSRF token, hence a session.
-    let (session, cookie) = ensure_session(&state, &viewer).await.or_page(&viewer)?;
-    let viewer = Viewer {
-        session: Some(session),
-        ..viewer
-    };
     let accounts = &state.settings.accounts;
+    // The development login form needs a CSRF token, hence a session; the
+    // provider buttons are plain links and open one only when followed.
+    let (viewer, cookie) = if accounts.dev_login {
+        let (session, cookie) = ensure_session(&state, &viewer).await.or_page(&viewer)?;
+        let viewer = Viewer {
+            session: Some(session),
+            ..viewer
+        };
+        (viewer, cookie)
+    } else {
+        (viewer, None)
+    };
     let dev_users = if accounts.dev_login {
         db::users::list(&state.pool, DEV_LOGIN_USERS)
             .await
