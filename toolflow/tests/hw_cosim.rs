@@ -5,6 +5,11 @@
 //!   requantization with every rounding/zero-point case), 200 vectors each,
 //!   Icarus when installed (fast to compile), else Verilator.
 //! - `verilator_matches_simulator`: one fixture through Verilator.
+//! - `time_shared_rtl_matches_simulator`: reuse factor > 1 (II > 1): a
+//!   fixture at R 4 and a float MLP with a per-product accumulator whose
+//!   layers run at R 2 and 3, 200 vectors, Icarus (or Verilator).
+//! - `time_shared_verilator` (ignored, slow): dense and conv models at R 2
+//!   and 4, 2,000 vectors, Verilator.
 //! - `all_fixtures_verilator` (ignored, slow): every fixture, 10,000 vectors
 //!   (`ARENA_COSIM_VECTORS` overrides), Verilator.
 
@@ -14,7 +19,8 @@ use toolflow::hw::cosim::{self, CosimOptions, Simulator};
 use toolflow::hw::devices;
 use toolflow::hw::rtl::{self, NetOptions};
 use toolflow::hw::tools;
-use toolflow::{Limits, compile};
+use toolflow::ir::{Accum, LayerKind};
+use toolflow::{CompiledModel, Limits, PrecisionConfig, compile};
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,16 +46,40 @@ fn cosim_fixture(
     let path = fixture_dir().join(format!("{name}.onnx"));
     let bytes = std::fs::read(&path).map_err(|e| format!("{name}: {e}"))?;
     let model = compile(&bytes, None, &Limits::default()).map_err(|e| format!("{name}: {e}"))?;
+    cosim_model(name, &model, 1, vectors, sim)
+}
+
+/// A fixture compiled with every layer at reuse factor `reuse`.
+fn with_reuse(name: &str, reuse: u32) -> Result<CompiledModel, String> {
+    let path = fixture_dir().join(format!("{name}.onnx"));
+    let bytes = std::fs::read(&path).map_err(|e| format!("{name}: {e}"))?;
+    let cfg = PrecisionConfig::parse(&format!("Model:\n  ReuseFactor: {reuse}\n"))
+        .map_err(|e| e.to_string())?;
+    compile(&bytes, Some(&cfg), &Limits::default()).map_err(|e| format!("{name}: {e}"))
+}
+
+/// Co-simulates a compiled model whose design must have initiation interval
+/// `ii`; returns (vectors, mismatches, latency) or an error text.
+fn cosim_model(
+    name: &str,
+    model: &CompiledModel,
+    ii: u32,
+    vectors: usize,
+    sim: Option<Simulator>,
+) -> Result<(usize, usize, u32), String> {
     let dev = devices::device("xc7a100t").map_err(|e| e.to_string())?;
-    let design = rtl::generate(&model, "dut_top", dev, 5.0, &NetOptions::default())
+    let design = rtl::generate(model, "dut_top", dev, 5.0, &NetOptions::default())
         .map_err(|e| format!("{name}: rtl: {e}"))?;
+    if design.ii != ii {
+        return Err(format!("{name}: design II {}, expected {ii}", design.ii));
+    }
     let dir = work_dir(name, sim);
     let opts = CosimOptions {
         vectors,
         simulator: sim,
         ..Default::default()
     };
-    let r = cosim::run(&model, &design, &opts, &dir).map_err(|e| format!("{name}: cosim: {e}"))?;
+    let r = cosim::run(model, &design, &opts, &dir).map_err(|e| format!("{name}: cosim: {e}"))?;
     if r.mismatches == 0 {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -133,6 +163,137 @@ fn verilator_matches_simulator() {
         500,
         Some(Simulator::Verilator),
     );
+}
+
+/// A float MLP 12-20-6 (Gemm, ReLU) with deterministic weights on the
+/// 6-bit grid, compiled with hls4ml-style precision: a 14-bit wrapping
+/// accumulator narrower than the products (per-product casts) and reuse
+/// factor `reuse` (with `first`: the first layer at that reuse factor instead).
+fn per_product_mlp(reuse: u32, first: Option<u32>) -> Result<CompiledModel, String> {
+    use toolflow::onnx::build::ModelBuilder;
+    let (n0, n1, n2) = (12usize, 20usize, 6usize);
+    let grid = |i: usize, salt: usize| -> f32 {
+        let v = ((i * 37 + salt * 11) % 63) as f32 - 31.0;
+        v / 32.0
+    };
+    let w0: Vec<f32> = (0..n0 * n1).map(|i| grid(i, 1)).collect();
+    let w1: Vec<f32> = (0..n1 * n2).map(|i| grid(i, 2)).collect();
+    let b0: Vec<f32> = (0..n1).map(|i| grid(i, 3) / 4.0).collect();
+    let b1: Vec<f32> = (0..n2).map(|i| grid(i, 4) / 4.0).collect();
+    let bytes = ModelBuilder::new("x", &[-1, n0 as i64])
+        .init("w0", &[n0 as i64, n1 as i64], &w0)
+        .init("b0", &[n1 as i64], &b0)
+        .init("w1", &[n1 as i64, n2 as i64], &w1)
+        .init("b1", &[n2 as i64], &b1)
+        .node("Gemm", &["x", "w0", "b0"], &["h0"], vec![])
+        .node("Relu", &["h0"], &["r0"], vec![])
+        .node("Gemm", &["r0", "w1", "b1"], &["y"], vec![])
+        .output("y")
+        .bytes();
+    let text = format!(
+        "Model:\n  Precision: {{default: 'fixed<16,6>', weight: 'fixed<6,1>', accum: 'fixed<14,6>'}}\n  ReuseFactor: {reuse}\n"
+    );
+    let build = |text: &str| {
+        let cfg = PrecisionConfig::parse(text).map_err(|e| e.to_string())?;
+        compile(&bytes, Some(&cfg), &Limits::default()).map_err(|e| format!("per_product_mlp: {e}"))
+    };
+    let mut model = build(&text)?;
+    if let Some(r) = first {
+        let name = model
+            .ir()
+            .layers
+            .iter()
+            .find(|l| matches!(l.kind, LayerKind::Dense(_)))
+            .map(|l| l.name.clone())
+            .ok_or("per_product_mlp: no dense layer")?;
+        model = build(&format!(
+            "{text}LayerName:\n  {name}:\n    ReuseFactor: {r}\n"
+        ))?;
+    }
+    let per_product = model.ir().layers.iter().any(
+        |l| matches!(&l.kind, LayerKind::Dense(d) if matches!(d.accum, Accum::PerProduct { .. })),
+    );
+    if !per_product {
+        return Err("per_product_mlp: no layer has a per-product accumulator".into());
+    }
+    Ok(model)
+}
+
+/// Time-shared fixtures: (fixture, reuse factor, expected II).
+fn run_reuse(cases: &[(&str, u32, u32)], vectors: usize, sim: Option<Simulator>) {
+    let mut failures = Vec::new();
+    for &(name, reuse, ii) in cases {
+        let label = format!("{name}_r{reuse}");
+        let model = if name == "per_product_mlp" {
+            per_product_mlp(reuse, None)
+        } else if name == "mixed_reuse_mlp" {
+            // First layer at R 2, second at `reuse`: II is the larger.
+            per_product_mlp(reuse, Some(2))
+        } else {
+            with_reuse(name, reuse)
+        };
+        let res = model.and_then(|m| cosim_model(&label, &m, ii, vectors, sim));
+        match res {
+            Ok((n, m, lat)) => {
+                eprintln!("ok   {label}: II {ii}, {n} vectors, {m} mismatches, latency {lat}")
+            }
+            Err(e) => {
+                eprintln!("FAIL {e}");
+                failures.push(e);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn time_shared_rtl_matches_simulator() {
+    let sim = if tools::which("iverilog").is_some() && tools::which("vvp").is_some() {
+        Simulator::Icarus
+    } else if tools::which("verilator").is_some() {
+        Simulator::Verilator
+    } else {
+        eprintln!(
+            "SKIP: neither iverilog nor verilator on PATH ({})",
+            tools::install_hint("verilator")
+        );
+        return;
+    };
+    run_reuse(
+        &[("mlp_gemm", 4, 4), ("mixed_reuse_mlp", 3, 3)],
+        200,
+        Some(sim),
+    );
+}
+
+/// Reuse factors 2 and 4 on dense and conv fixtures, 1,000+ vectors each
+/// (`ARENA_COSIM_VECTORS` overrides), Verilator.
+#[test]
+#[ignore = "slow: time-shared fixtures through Verilator with 2,000 vectors"]
+fn time_shared_verilator() {
+    if tools::which("verilator").is_none() {
+        eprintln!("SKIP: verilator not on PATH");
+        return;
+    }
+    let vectors: usize = std::env::var("ARENA_COSIM_VECTORS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    let mut cases = Vec::new();
+    for name in [
+        "per_product_mlp",
+        "mlp_gemm",
+        "mlp_matmul_relu",
+        "mlp_wide_16bit",
+        "conv1d",
+        "conv2d_stride_pad_dilation",
+    ] {
+        for r in [2, 4] {
+            cases.push((name, r, r));
+        }
+    }
+    cases.push(("mixed_reuse_mlp", 4, 4));
+    run_reuse(&cases, vectors, Some(Simulator::Verilator));
 }
 
 #[test]

@@ -124,6 +124,30 @@ fn jet_tagger_estimate_is_fast() {
     assert!(ms < limit, "estimate took {ms} ms");
 }
 
+/// The jet tagger time-shared at R = 2, 4, 8: II = R, 0 DSP (6-bit weights
+/// stay shift-add multiplexers), fewer LUTs as R grows, longer latency.
+#[test]
+fn jet_tagger_reuse_trades_luts_for_ii() {
+    let bytes = mlp(&[16, 64, 32, 32, 5], 6, 2024).bytes();
+    let dev = devices::device("xcvu13p").unwrap();
+    let mut prev: Option<estimate::Estimate> = None;
+    for r in [1u32, 2, 4, 8] {
+        let model = compiled(&bytes, &config(6, 16, r));
+        let e = estimate::estimate(&model, dev, 5.0).unwrap();
+        eprintln!(
+            "R {r}: II {} latency {} cycles, LUT {} FF {} SRL {} DSP {} ({:.1} ms)",
+            e.ii, e.latency_cycles, e.lut, e.ff, e.srl, e.dsp, e.elapsed_ms
+        );
+        assert_eq!(e.ii, r);
+        assert_eq!(e.dsp, 0);
+        if let Some(p) = prev {
+            assert!(e.lut < p.lut, "R {r}: {} LUT, not below {}", e.lut, p.lut);
+            assert!(e.latency_cycles > p.latency_cycles);
+        }
+        prev = Some(e);
+    }
+}
+
 #[test]
 fn flow_without_tools_still_writes_rtl_and_estimate() {
     let (bytes, cfg) = jet_tagger();
@@ -273,10 +297,34 @@ fn estimator_matches_yosys() {
         let bytes = mlp(&sizes, w, 7 + w as u64).bytes();
         models.push((name, compiled(&bytes, &config(w, a, 1))));
     }
+    // Time-shared datapaths (issue 4): reuse factors 2..8, a wide-weight
+    // model whose shared multipliers are DSPs, and a conv fixture.
+    for (sizes, w, a, r) in [
+        (vec![16, 32, 5], 4u32, 8u32, 2u32),
+        (vec![16, 32, 5], 6, 12, 4),
+        (vec![32, 32, 10], 6, 16, 4),
+        (vec![16, 16, 8], 6, 16, 8),
+        (vec![16, 16, 5], 12, 16, 2),
+    ] {
+        let dims: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
+        let name = format!("mlp_{}_w{w}_a{a}_r{r}", dims.join("x"));
+        let bytes = mlp(&sizes, w, 7 + w as u64).bytes();
+        models.push((name, compiled(&bytes, &config(w, a, r))));
+    }
+    let conv_r2 = PrecisionConfig::parse("Model:\n  ReuseFactor: 2\n").expect("config");
+    let conv_bytes =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conv1d.onnx"))
+            .expect("fixture");
+    models.push(("conv1d_r2".into(), compiled(&conv_bytes, &conv_r2)));
+    // ARENA_CAL_ONLY=a,b runs only those models (the table takes long).
+    if let Ok(only) = std::env::var("ARENA_CAL_ONLY") {
+        models.retain(|(n, _)| only.split(',').any(|o| o == n));
+    }
     let dev = devices::device("xc7a100t").unwrap();
     let mut rows = Vec::new();
     let (mut lut_err, mut ff_err) = (Vec::new(), Vec::new());
     let mut dsp_exact = true;
+    let mut latency_exact = true;
     for (name, model) in &models {
         let design = rtl::generate(model, "top", dev, 5.0, &NetOptions::default()).unwrap();
         let est = estimate::estimate(model, dev, 5.0).unwrap();
@@ -291,8 +339,10 @@ fn estimator_matches_yosys() {
         lut_err.push(rel_err(el, rl));
         ff_err.push(rel_err(est.ff as f64, r.ff as f64));
         dsp_exact &= est.dsp == r.dsp;
+        latency_exact &= est.latency_cycles == design.latency();
         eprintln!(
-            "{name:<32} LUT est {el:>7} yosys {rl:>7} ({:+.1}%)  FF est {:>6} yosys {:>6} ({:+.1}%)  DSP {}/{}  CARRY {}/{}  latency {}  yosys {:.1} s",
+            "{name:<32} II {} LUT est {el:>7} yosys {rl:>7} ({:+.1}%)  FF est {:>6} yosys {:>6} ({:+.1}%)  DSP {}/{}  CARRY {}/{}  latency {}  yosys {:.1} s",
+            est.ii,
             (el - rl) / rl.max(1.0) * 100.0,
             est.ff,
             r.ff,
@@ -310,7 +360,7 @@ fn estimator_matches_yosys() {
     }
     let (ml, mf) = (median(lut_err), median(ff_err));
     eprintln!(
-        "median |error|: LUT {:.1}%, FF {:.1}%; DSP exact: {dsp_exact}",
+        "median |error|: LUT {:.1}%, FF {:.1}%; DSP exact: {dsp_exact}; latency exact: {latency_exact}",
         ml * 100.0,
         mf * 100.0
     );
@@ -323,4 +373,5 @@ fn estimator_matches_yosys() {
     );
     assert!(ml <= 0.15 && mf <= 0.15, "median errors LUT {ml}, FF {mf}");
     assert!(dsp_exact);
+    assert!(latency_exact);
 }

@@ -359,6 +359,20 @@ pub fn run_stimulus(
             mismatches += 1;
         }
     }
+    // A vector offered every II cycles must always be taken.
+    let refused = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(testbench::NOT_READY))
+        .count();
+    if refused > 0 {
+        mismatches = mismatches.max(refused);
+        first.insert(
+            0,
+            format!("the design refused {refused} vectors offered every II cycles (in_ready low)"),
+        );
+        first.truncate(10);
+    }
     Ok(CosimResult {
         simulator: sim,
         tool_version: version,

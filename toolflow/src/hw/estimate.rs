@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::devices::Device;
 use super::rtl::net::{Net, Op};
-use super::rtl::pipeline::{DelayModel, Schedule, operands};
+use super::rtl::pipeline::{DelayModel, Schedule};
 use super::rtl::{self, NetOptions};
 use crate::CompiledModel;
 use crate::error::Result;
@@ -111,6 +111,26 @@ fn dsp_blocks(wa: u32, wb: u32, device: &Device) -> u64 {
     u64::from(ka * kb)
 }
 
+/// LUTs per bit of an n-way multiplexer: a LUT6 is a 4:1 multiplexer (or
+/// two 2:1 sharing the select); wider ones add a LUT per 4 inputs (the
+/// MUXF7/F8 combining them are free). Constant cases (zero weights) count
+/// once.
+fn mux_luts_per_bit(net: &Net, cases: &[u32]) -> f64 {
+    let mut live: Vec<u32> = cases
+        .iter()
+        .copied()
+        .filter(|&n| net.const_of(n).is_none())
+        .collect();
+    live.sort_unstable();
+    live.dedup();
+    let consts = usize::from(live.len() < cases.len());
+    match live.len() + consts {
+        0 | 1 => 0.0,
+        2 => 0.5,
+        n => (n as f64 / 4.0).ceil(),
+    }
+}
+
 /// Prices a scheduled netlist.
 pub fn price(
     net: &Net,
@@ -170,25 +190,24 @@ pub fn price(
                 let entries = (an.hi - an.lo + 1).max(1) as f64;
                 lut += w * (entries / 64.0).ceil();
             }
+            Op::Phase { ii } => {
+                // The phase counter: its register and increment/compare logic.
+                let pw = f64::from(super::rtl::net::signed_width(0, i128::from(*ii)) - 1);
+                ff += pw;
+                lut += pw + 2.0;
+            }
+            Op::Mux { cases, .. } => lut += w * mux_luts_per_bit(net, cases),
+            Op::Acc { .. } => {
+                // One adder (the first-phase select folds into its LUTs), the
+                // running sum and the registered total.
+                lut += c.lut_per_add_bit * w;
+                carry_bits += w;
+                ff += 2.0 * c.ff_per_reg_bit * w;
+            }
         }
     }
     // Registers: inputs, pipeline delay lines, outputs, valid chain.
-    let mut depth = vec![0u32; net.nodes.len()];
-    for (i, node) in net.nodes.iter().enumerate() {
-        if !sch.used[i] {
-            continue;
-        }
-        for o in operands(&node.op) {
-            let d = sch.stage[i].saturating_sub(sch.stage[o as usize]);
-            depth[o as usize] = depth[o as usize].max(d);
-        }
-    }
-    for p in &net.outputs {
-        for &o in &p.nodes {
-            let d = sch.out_stage.saturating_sub(sch.stage[o as usize]);
-            depth[o as usize] = depth[o as usize].max(d);
-        }
-    }
+    let depth = sch.delay_depths(net);
     for (i, &d) in depth.iter().enumerate() {
         if d == 0 || net.const_of(i as u32).is_some() {
             continue;
@@ -225,7 +244,7 @@ pub fn price(
         carry: (carry_bits / carry_width).ceil() as u64,
         latency_cycles: sch.latency,
         latency_ns: f64::from(sch.latency) * clock_ns,
-        ii: 1,
+        ii: net.ii.max(1),
         fmax_mhz: (fmax * 10.0).round() / 10.0,
         products_zero: net.stats.zero,
         products_shift: net.stats.shift,
@@ -313,7 +332,13 @@ fn formula(model: &CompiledModel, device: &Device, clock_ns: f64, why: String) -
         carry: (lut / 4.0) as u64,
         latency_cycles: latency,
         latency_ns: f64::from(latency) * clock_ns,
-        ii: 1,
+        ii: ir
+            .layers
+            .iter()
+            .map(|l| l.reuse_factor)
+            .max()
+            .unwrap_or(1)
+            .max(1),
         fmax_mhz: (1000.0 / clock_ns * 10.0).round() / 10.0,
         products_zero: 0,
         products_shift: 0,

@@ -30,8 +30,22 @@ impl Default for NetOptions {
 pub fn build(model: &Model, opts: &NetOptions) -> Result<Net> {
     let mut net = Net::new(opts.max_nodes, opts.dsp_threshold_bits);
     let mut vals: Vec<Option<Vec<NodeId>>> = vec![None; model.tensors.len()];
-    for layer in &model.layers {
-        let out = lower_layer(&mut net, model, layer, &vals)?;
+    let mut notes = Vec::new();
+    let reuse: Vec<u32> = model
+        .layers
+        .iter()
+        .map(|l| layer_reuse(l, &mut notes))
+        .collect();
+    net.notes = notes;
+    let ii = reuse.iter().copied().max().unwrap_or(1);
+    let phase = if ii > 1 { Some(net.phase(ii)?) } else { None };
+    for (layer, &r) in model.layers.iter().zip(&reuse) {
+        let shared = phase.filter(|_| r > 1).map(|phase| Shared {
+            phase,
+            reuse: r,
+            ii,
+        });
+        let out = lower_layer(&mut net, model, layer, &vals, shared)?;
         vals[layer.output] = Some(out);
     }
     for (k, &t) in model.outputs.iter().enumerate() {
@@ -55,6 +69,52 @@ pub fn build(model: &Model, opts: &NetOptions) -> Result<Net> {
     Ok(net)
 }
 
+/// A layer built as a time-shared datapath.
+#[derive(Debug, Clone, Copy)]
+struct Shared {
+    /// The phase node (see `Net::phase`).
+    phase: NodeId,
+    /// The layer's reuse factor R: each multiplier does R products, one per cycle.
+    reuse: u32,
+    /// The design's initiation interval (the largest R).
+    ii: u32,
+}
+
+/// The reuse factor a layer is built with. Only dense and conv layers have
+/// multipliers to share; their sums must be splittable over cycles (exact,
+/// or per-product casts into a wrapping accumulator: a saturating one adds
+/// in order with a clamp after every product), and R is capped at the
+/// products per output (each output keeps at least one multiplier).
+fn layer_reuse(layer: &Layer, notes: &mut Vec<String>) -> u32 {
+    let r = layer.reuse_factor.max(1);
+    if r == 1 {
+        return 1;
+    }
+    let (accum, per_output) = match &layer.kind {
+        LayerKind::Dense(d) => (&d.accum, d.n_in),
+        LayerKind::Conv(c) => (&c.accum, c.in_c / c.groups.max(1) * c.k_h * c.k_w),
+        _ => return 1,
+    };
+    if let Accum::PerProduct { ty } = accum
+        && ty.overflow != Overflow::Wrap
+    {
+        notes.push(format!(
+            "layer '{}': reuse factor {r} not applied: its saturating per-product accumulator adds in order, so it is built fully parallel",
+            layer.name
+        ));
+        return 1;
+    }
+    let per_output = per_output.max(1) as u32;
+    if r > per_output {
+        notes.push(format!(
+            "layer '{}': reuse factor {r} capped at {per_output}, its products per output",
+            layer.name
+        ));
+        return per_output;
+    }
+    r
+}
+
 fn hw_err(layer: &Layer, what: &str) -> Error {
     Error::Hardware(format!("layer '{}' ({}): {what}", layer.name, layer.op))
 }
@@ -64,6 +124,7 @@ fn lower_layer(
     model: &Model,
     layer: &Layer,
     vals: &[Option<Vec<NodeId>>],
+    shared: Option<Shared>,
 ) -> Result<Vec<NodeId>> {
     let out_info = &model.tensors[layer.output];
     let input = |k: usize| -> Result<&Vec<NodeId>> {
@@ -110,8 +171,8 @@ fn lower_layer(
             let a = input(0)?.clone();
             a.iter().map(|&x| net.cast(x, from, &out_info.ty)).collect()
         }
-        LayerKind::Dense(d) => dense(net, d, input(0)?),
-        LayerKind::Conv(c) => conv(net, c, input(0)?),
+        LayerKind::Dense(d) => dense(net, d, input(0)?, shared),
+        LayerKind::Conv(c) => conv(net, c, input(0)?, shared),
         LayerKind::Relu => {
             let a = input(0)?.clone();
             a.iter().map(|&x| net.relu(x)).collect()
@@ -395,7 +456,7 @@ fn accumulate(
     }
 }
 
-fn dense(net: &mut Net, d: &Dense, x: &[NodeId]) -> Result<Vec<NodeId>> {
+fn dense(net: &mut Net, d: &Dense, x: &[NodeId], shared: Option<Shared>) -> Result<Vec<NodeId>> {
     let mut out = Vec::with_capacity(d.outer * d.n_out);
     if d.weights.len() < d.n_in * d.n_out || d.bias.len() < d.n_out || x.len() < d.outer * d.n_in {
         return Err(Error::Hardware(
@@ -404,6 +465,13 @@ fn dense(net: &mut Net, d: &Dense, x: &[NodeId]) -> Result<Vec<NodeId>> {
     }
     for r in 0..d.outer {
         let xr = &x[r * d.n_in..(r + 1) * d.n_in];
+        if let Some(sh) = shared {
+            let rows: Vec<(&[i64], i64)> = (0..d.n_out)
+                .map(|o| (&d.weights[o * d.n_in..(o + 1) * d.n_in], d.bias[o]))
+                .collect();
+            out.extend(time_shared(net, sh, xr, &rows, &d.accum, d.prod_frac)?);
+            continue;
+        }
         if matches!(d.accum, Accum::Exact { .. }) {
             for (j, &xj) in xr.iter().enumerate() {
                 let col: Vec<i128> = (0..d.n_out)
@@ -420,7 +488,7 @@ fn dense(net: &mut Net, d: &Dense, x: &[NodeId]) -> Result<Vec<NodeId>> {
     Ok(out)
 }
 
-fn conv(net: &mut Net, c: &Conv, x: &[NodeId]) -> Result<Vec<NodeId>> {
+fn conv(net: &mut Net, c: &Conv, x: &[NodeId], shared: Option<Shared>) -> Result<Vec<NodeId>> {
     let groups = c.groups.max(1);
     let cg = c.in_c / groups;
     let mg = c.out_c / groups;
@@ -435,7 +503,7 @@ fn conv(net: &mut Net, c: &Conv, x: &[NodeId]) -> Result<Vec<NodeId>> {
     let mut out = vec![0 as NodeId; c.out_c * positions];
     let zero = net.konst(0)?;
     // Pre-build the shared multiples per input element.
-    if matches!(c.accum, Accum::Exact { .. }) {
+    if matches!(c.accum, Accum::Exact { .. }) && shared.is_none() {
         for g in 0..groups {
             let ws: Vec<i128> = (g * mg..(g + 1) * mg)
                 .flat_map(|m| c.weights[m * kk..(m + 1) * kk].iter().map(|&v| v as i128))
@@ -474,13 +542,168 @@ fn conv(net: &mut Net, c: &Conv, x: &[NodeId]) -> Result<Vec<NodeId>> {
                         }
                     }
                 }
+                let pos = oy * c.out_w + ox;
+                if let Some(sh) = shared {
+                    let rows: Vec<(&[i64], i64)> = (g * mg..(g + 1) * mg)
+                        .map(|m| (&c.weights[m * kk..(m + 1) * kk], c.bias[m]))
+                        .collect();
+                    let vals = time_shared(net, sh, &col, &rows, &c.accum, c.prod_frac)?;
+                    for (m, v) in (g * mg..(g + 1) * mg).zip(vals) {
+                        out[m * positions + pos] = v;
+                    }
+                    continue;
+                }
                 for m in g * mg..(g + 1) * mg {
                     let w = &c.weights[m * kk..(m + 1) * kk];
-                    out[m * positions + oy * c.out_w + ox] =
+                    out[m * positions + pos] =
                         accumulate(net, &col, w, c.bias[m], &c.accum, c.prod_frac)?;
                 }
             }
         }
+    }
+    Ok(out)
+}
+
+/// `x * c` as one plain node for a multiplexer case: the odd multiple of
+/// `x` (shared by every output), negated once if needed, then shifted (wiring).
+fn shared_product(net: &mut Net, x: NodeId, c: i128) -> Result<NodeId> {
+    let Some(t) = net.mul_const(x, c)? else {
+        return net.konst(0);
+    };
+    let base = if t.neg {
+        net.node_of(Term {
+            node: t.node,
+            shift: 0,
+            neg: true,
+        })?
+    } else {
+        t.node
+    };
+    net.shl(base, t.shift)
+}
+
+/// Whether slot input `x` multiplied by one of `consts` would take a DSP.
+fn needs_dsp(net: &Net, x: NodeId, consts: &[i128]) -> bool {
+    let xw = net.node(x).width();
+    consts.iter().any(|&c| {
+        if c == 0 {
+            return false;
+        }
+        let odd = (c >> c.trailing_zeros()).abs();
+        odd > 1 && net.use_dsp(xw, odd)
+    })
+}
+
+/// Bound of `bias + Σ x_j w_j` from the ranges of the inputs.
+fn dot_bound(net: &Net, x: &[NodeId], w: &[i64], bias: i64) -> (i128, i128) {
+    let (mut lo, mut hi) = (i128::from(bias), i128::from(bias));
+    for (&xj, &wj) in x.iter().zip(w) {
+        let n = net.node(xj);
+        let (a, b) = (
+            n.lo.saturating_mul(i128::from(wj)),
+            n.hi.saturating_mul(i128::from(wj)),
+        );
+        lo = lo.saturating_add(a.min(b));
+        hi = hi.saturating_add(a.max(b));
+    }
+    (lo, hi)
+}
+
+/// The outputs `bias + Σ_j x_j w_j` (one per row of `rows`, all over the
+/// same inputs `x`) as a time-shared datapath with II = R (`sh.reuse`).
+///
+/// With S = ceil(len(x) / R) multiplier slots per output, phase t handles
+/// inputs j = t*S .. t*S+S-1, in order: slot s multiplies the input
+/// x_{t*S+s}, picked by a multiplexer shared by every output, by the
+/// phase's weight. The product is a multiplexer among that slot's
+/// shift-add products (the multiples of the slot input are built once and
+/// shared by every output), or, when some weight of the slot would need a
+/// DSP anyway, one DSP fed by a per-phase constant ROM. Each output adds
+/// its S products in the cycle and accumulates the R partial sums.
+fn time_shared(
+    net: &mut Net,
+    sh: Shared,
+    x: &[NodeId],
+    rows: &[(&[i64], i64)],
+    accum: &Accum,
+    prod_frac: i32,
+) -> Result<Vec<NodeId>> {
+    let r = sh.reuse as usize;
+    let slots = x.len().div_ceil(r);
+    let weight = |w: &[i64], t: usize, s: usize| -> i128 {
+        let j = t * slots + s;
+        if j < x.len() {
+            w.get(j).copied().map_or(0, i128::from)
+        } else {
+            0
+        }
+    };
+    let zero = net.konst(0)?;
+    let mut inputs = Vec::with_capacity(slots);
+    let mut dsp = Vec::with_capacity(slots);
+    for s in 0..slots {
+        let cases: Vec<NodeId> = (0..r)
+            .map(|t| x.get(t * slots + s).copied().unwrap_or(zero))
+            .collect();
+        let xs = net.mux(sh.phase, cases)?;
+        let consts: Vec<i128> = rows
+            .iter()
+            .flat_map(|(w, _)| (0..r).map(move |t| (w, t)))
+            .map(|(w, t)| weight(w, t, s))
+            .collect();
+        let wide = needs_dsp(net, xs, &consts);
+        if !wide {
+            net.prepare_multiples(xs, &consts)?;
+        }
+        inputs.push(xs);
+        dsp.push(wide);
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for &(w, bias) in rows {
+        let mut terms = Vec::with_capacity(slots);
+        for s in 0..slots {
+            let ws: Vec<i128> = (0..r).map(|t| weight(w, t, s)).collect();
+            if ws.iter().all(|&c| c == 0) {
+                continue;
+            }
+            let p = if dsp[s] {
+                // Phases beyond this layer's R (and the idle phase) read 0.
+                let mut table: Vec<i64> = ws.iter().map(|&c| c as i64).collect();
+                table.resize(sh.ii as usize + 1, 0);
+                let k = net.rom(sh.phase, &table)?;
+                net.mul(inputs[s], k)?
+            } else {
+                let mut cases = Vec::with_capacity(r);
+                for &c in &ws {
+                    cases.push(shared_product(net, inputs[s], c)?);
+                }
+                net.mux(sh.phase, cases)?
+            };
+            let p = match accum {
+                Accum::PerProduct { ty } => net.cast(p, prod_frac, ty)?,
+                Accum::Exact { .. } => p,
+            };
+            terms.push(Term::of(p));
+        }
+        let partial = net.sum(terms)?;
+        let partial = net.node_of(partial)?;
+        let (lo, hi) = match accum {
+            Accum::Exact { .. } => dot_bound(net, x, w, bias),
+            Accum::PerProduct { .. } => {
+                let (pl, ph) = (net.node(partial).lo, net.node(partial).hi);
+                let n = r as i128;
+                (
+                    i128::from(bias).saturating_add(pl.saturating_mul(n)),
+                    i128::from(bias).saturating_add(ph.saturating_mul(n)),
+                )
+            }
+        };
+        let total = net.accumulate(partial, sh.phase, sh.reuse - 1, i128::from(bias), lo, hi)?;
+        out.push(match accum {
+            Accum::Exact { ty: Some(t), .. } => net.overflow(total, t)?,
+            Accum::Exact { ty: None, .. } => total,
+            Accum::PerProduct { ty } => net.overflow(total, ty)?,
+        });
     }
     Ok(out)
 }

@@ -86,6 +86,25 @@ pub enum Op {
         a: NodeId,
         table: u32,
     },
+    /// Phase of the time-shared datapath in stage 0: `0..ii-1` while a
+    /// vector is in flight, `ii` when idle (see [`Net::phase`]).
+    Phase {
+        ii: u32,
+    },
+    /// `cases[sel]` (the last case when `sel` is out of range).
+    Mux {
+        sel: NodeId,
+        cases: Vec<NodeId>,
+    },
+    /// Accumulator of a time-shared layer: sums `a` over phases `0..=last`
+    /// (starting from `init`) and registers the total when phase `last` is
+    /// in. Its value appears `last + 1` stages after the stage that adds `a`.
+    Acc {
+        a: NodeId,
+        phase: NodeId,
+        last: u32,
+        init: i128,
+    },
 }
 
 /// A node with its proven value range.
@@ -151,6 +170,10 @@ pub struct Net {
     cache: HashMap<Op, NodeId>,
     /// Per input node: the odd constant multiples already built.
     multiples: HashMap<NodeId, Multiples>,
+    /// Initiation interval (0 or 1: fully pipelined; > 1: time-shared layers).
+    pub ii: u32,
+    /// Notes for the report (e.g. layers whose reuse factor was adjusted).
+    pub notes: Vec<String>,
 }
 
 /// The odd constant multiples `x*c` of one input node built so far.
@@ -809,6 +832,53 @@ impl Net {
             return self.konst(0);
         }
         self.push(Op::Ge(a, t), 0, 1)
+    }
+
+    /// The phase node of a time-shared datapath with initiation interval `ii`.
+    pub fn phase(&mut self, ii: u32) -> Result<NodeId> {
+        self.ii = self.ii.max(ii);
+        self.push(Op::Phase { ii }, 0, i128::from(ii))
+    }
+
+    /// `cases[sel]`; the last case for `sel` beyond the cases.
+    pub fn mux(&mut self, sel: NodeId, cases: Vec<NodeId>) -> Result<NodeId> {
+        let Some(&first) = cases.first() else {
+            return self.konst(0);
+        };
+        if cases.iter().all(|&c| c == first) {
+            return Ok(first);
+        }
+        let lo = cases.iter().map(|&c| self.node(c).lo).min().unwrap_or(0);
+        let hi = cases.iter().map(|&c| self.node(c).hi).max().unwrap_or(0);
+        self.push(Op::Mux { sel, cases }, lo, hi)
+    }
+
+    /// A time-shared accumulator (see [`Op::Acc`]); `[lo, hi]` bounds the
+    /// final total (partial totals may leave it: the register is exact
+    /// modulo 2^width and the final total fits).
+    pub fn accumulate(
+        &mut self,
+        a: NodeId,
+        phase: NodeId,
+        last: u32,
+        init: i128,
+        lo: i128,
+        hi: i128,
+    ) -> Result<NodeId> {
+        if self.const_of(a) == Some(0) {
+            return self.konst(init);
+        }
+        let (lo, hi) = (lo.min(init), hi.max(init));
+        self.push(
+            Op::Acc {
+                a,
+                phase,
+                last,
+                init,
+            },
+            lo,
+            hi,
+        )
     }
 
     /// Table lookup; `a` must lie in `[0, table.len())`.

@@ -39,7 +39,16 @@ impl DelayModel {
         let w = width as f64;
         let adder = |w: f64| self.add_base + self.add_per_bit * w;
         match &n.op {
-            Op::Input { .. } | Op::Const(_) | Op::Shl(..) | Op::Wrap { .. } => 0.0,
+            Op::Input { .. } | Op::Const(_) | Op::Shl(..) | Op::Wrap { .. } | Op::Phase { .. } => {
+                0.0
+            }
+            // A LUT6 selects among 4 inputs; each further factor 4 is one more level.
+            Op::Mux { cases, .. } => {
+                let levels = (usize::BITS - (cases.len().max(2) - 1).leading_zeros()).div_ceil(2);
+                self.lut * f64::from(levels)
+            }
+            // The first-phase select folds into the adder's LUTs.
+            Op::Acc { .. } => adder(w),
             Op::Round { mode, a, .. } => {
                 if *mode == crate::fixed::Rounding::Trn {
                     0.0
@@ -63,7 +72,9 @@ impl DelayModel {
 /// Operands of a node (constants included).
 pub fn operands(op: &Op) -> Vec<NodeId> {
     match op {
-        Op::Input { .. } | Op::Const(_) => vec![],
+        Op::Input { .. } | Op::Const(_) | Op::Phase { .. } => vec![],
+        Op::Mux { sel, cases } => std::iter::once(*sel).chain(cases.iter().copied()).collect(),
+        Op::Acc { a, phase, .. } => vec![*a, *phase],
         Op::Add(a, b) => vec![a.node, b.node],
         Op::Shl(a, _)
         | Op::Round { a, .. }
@@ -120,6 +131,17 @@ pub fn demand_widths(net: &Net) -> Vec<u32> {
                 req(*neg, dw);
                 req(*pos, dw);
             }
+            Op::Mux { sel, cases } => {
+                req(*sel, u32::MAX);
+                for &c in cases {
+                    req(c, dw);
+                }
+            }
+            // The accumulator adds modulo 2^width.
+            Op::Acc { a, phase, .. } => {
+                req(*a, dw);
+                req(*phase, u32::MAX);
+            }
             op => {
                 for o in operands(op) {
                     req(o, u32::MAX);
@@ -146,6 +168,41 @@ pub struct Schedule {
     pub critical_ns: f64,
     /// Whether the node is used by a later node or an output.
     pub used: Vec<bool>,
+}
+
+impl Schedule {
+    /// Stage in which node `id` reads its operands: its own stage, except
+    /// for an accumulator, which adds them `last + 1` stages before its
+    /// total appears.
+    pub fn consume_stage(&self, net: &Net, id: NodeId) -> u32 {
+        match net.node(id).op {
+            Op::Acc { last, .. } => self.stage[id as usize].saturating_sub(last + 1),
+            _ => self.stage[id as usize],
+        }
+    }
+
+    /// How many cycles each node's value must be delayed for its latest
+    /// consumer (0: used only in its own stage).
+    pub fn delay_depths(&self, net: &Net) -> Vec<u32> {
+        let mut depth = vec![0u32; net.nodes.len()];
+        for (id, node) in net.nodes.iter().enumerate() {
+            if !self.used[id] {
+                continue;
+            }
+            let at = self.consume_stage(net, id as NodeId);
+            for o in operands(&node.op) {
+                let d = at.saturating_sub(self.stage[o as usize]);
+                depth[o as usize] = depth[o as usize].max(d);
+            }
+        }
+        for p in &net.outputs {
+            for &o in &p.nodes {
+                let d = self.out_stage.saturating_sub(self.stage[o as usize]);
+                depth[o as usize] = depth[o as usize].max(d);
+            }
+        }
+        depth
+    }
 }
 
 /// Greedy as-soon-as-possible staging: a node moves to the next stage when
@@ -176,9 +233,16 @@ pub fn schedule(net: &Net, model: &DelayModel, clock_ns: f64) -> Schedule {
         } else {
             (s, t)
         };
-        stage[id] = s;
-        finish[id] = t0 + d;
         critical = critical.max(t0 + d);
+        if let Op::Acc { last, .. } = node.op {
+            // Registered: the total is there `last + 1` cycles after the
+            // stage that adds the first partial sum.
+            stage[id] = s + last + 1;
+            finish[id] = 0.0;
+        } else {
+            stage[id] = s;
+            finish[id] = t0 + d;
+        }
     }
     let mut used = vec![false; n];
     for node in &net.nodes {

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::net::{Net, NodeId, Op, Term, signed_width};
-use super::pipeline::{Schedule, operands};
+use super::pipeline::Schedule;
 use crate::fixed::Rounding;
 
 /// A sized signed literal of `v`.
@@ -55,25 +55,23 @@ pub fn port_bits(elems: usize, width: u32) -> usize {
     (elems * width as usize).max(1)
 }
 
+/// The phase counter of a time-shared datapath: `ph` is the phase of the
+/// vector in stage 0 (`0..ii-1`), `ii` when idle; a vector is taken when
+/// the last phase of the previous one is running or the design is idle.
+fn phase_counter(v: &mut String, ii: u32) {
+    let pw = signed_width(0, i128::from(ii)) - 1;
+    let _ = writeln!(
+        v,
+        "reg [{hi}:0] ph;\nassign in_ready = (ph >= {pw}'d{last});\nwire in_take = in_valid & in_ready;\nalways @(posedge clk) begin\n    if (rst) ph <= {pw}'d{ii};\n    else if (in_take) ph <= {pw}'d0;\n    else if (ph != {pw}'d{ii}) ph <= ph + {pw}'d1;\nend",
+        hi = pw - 1,
+        last = ii - 1,
+    );
+}
+
 /// Emits the module.
 pub fn emit(net: &Net, sch: &Schedule, module: &str, header: &str) -> String {
     let n = net.nodes.len();
-    let mut depth = vec![0u32; n];
-    for (id, node) in net.nodes.iter().enumerate() {
-        if !sch.used[id] {
-            continue;
-        }
-        for o in operands(&node.op) {
-            let d = sch.stage[id].saturating_sub(sch.stage[o as usize]);
-            depth[o as usize] = depth[o as usize].max(d);
-        }
-    }
-    for p in &net.outputs {
-        for &o in &p.nodes {
-            let d = sch.out_stage.saturating_sub(sch.stage[o as usize]);
-            depth[o as usize] = depth[o as usize].max(d);
-        }
-    }
+    let depth = sch.delay_depths(net);
     let e = Emitter { net, sch, depth };
     let mut v = String::with_capacity(n * 96);
     let _ = writeln!(v, "{header}");
@@ -104,23 +102,30 @@ pub fn emit(net: &Net, sch: &Schedule, module: &str, header: &str) -> String {
             if p.signed { "signed" } else { "unsigned" }
         );
     }
+    let _ = writeln!(v, "    output wire in_ready,");
     let _ = writeln!(v, "    output wire out_valid\n);");
     let lat = sch.latency;
+    let ii = net.ii.max(1);
+    let _ = writeln!(v, "// latency {lat} cycles, initiation interval {ii}");
+    if ii > 1 {
+        phase_counter(&mut v, ii);
+    } else {
+        let _ = writeln!(v, "assign in_ready = 1'b1;\nwire in_take = in_valid;");
+    }
     let _ = writeln!(
         v,
-        "// latency {lat} cycles, initiation interval 1\nreg [{}:0] vld;\nalways @(posedge clk) begin\n    if (rst) vld <= {lat}'d0;\n    else vld <= {{vld[{}:0], in_valid}};\nend\nassign out_valid = vld[{}];",
+        "reg [{}:0] vld;\nalways @(posedge clk) begin\n    if (rst) vld <= {lat}'d0;\n    else vld <= {{vld[{}:0], in_take}};\nend\nassign out_valid = vld[{}];",
         lat - 1,
         lat.saturating_sub(2),
         lat - 1
     );
-    if lat < 2 {
-        // unreachable: latency is at least 2 (input and output registers)
-    }
+    // With II > 1 the input registers hold the vector for the II cycles.
+    let load = if ii > 1 { "if (in_take) " } else { "" };
     for p in &net.inputs {
         let b = port_bits(p.elems, p.width);
         let _ = writeln!(
             v,
-            "reg [{}:0] {}_r;\nalways @(posedge clk) {}_r <= {};",
+            "reg [{}:0] {}_r;\nalways @(posedge clk) {load}{}_r <= {};",
             b - 1,
             p.name,
             p.name,
@@ -259,6 +264,41 @@ pub fn emit(net: &Net, sch: &Schedule, module: &str, header: &str) -> String {
                     "assign {name} = $signed({{1'b0, ({} >= {})}});",
                     e.r(*a, s),
                     lit(*t)
+                );
+            }
+            Op::Phase { .. } => {
+                decl(&mut v);
+                let _ = writeln!(v, "assign {name} = $signed({{1'b0, ph}});");
+            }
+            Op::Mux { sel, cases } => {
+                let _ = writeln!(v, "reg signed [{}:0] {name};", w - 1);
+                let _ = writeln!(v, "always @(*) begin\n    case ({})", e.r(*sel, s));
+                for (i, &c) in cases.iter().enumerate().take(cases.len() - 1) {
+                    let _ = writeln!(v, "        {}: {name} = {};", lit(i as i128), e.r(c, s));
+                }
+                let last = cases[cases.len() - 1];
+                let _ = writeln!(
+                    v,
+                    "        default: {name} = {};\n    endcase\nend",
+                    e.r(last, s)
+                );
+            }
+            Op::Acc {
+                a,
+                phase,
+                last,
+                init,
+            } => {
+                let at = sch.consume_stage(net, id as NodeId);
+                let _ = writeln!(
+                    v,
+                    "reg signed [{hi}:0] {name}_acc;\nreg signed [{hi}:0] {name};\nwire signed [{hi}:0] {name}_sum = (({ph} == {zero}) ? {init} : {name}_acc) + {a};\nalways @(posedge clk) begin\n    {name}_acc <= {name}_sum;\n    if ({ph} == {last}) {name} <= {name}_sum;\nend",
+                    hi = w - 1,
+                    ph = e.r(*phase, at),
+                    zero = lit(0),
+                    init = lit(*init),
+                    a = e.r(*a, at),
+                    last = lit(i128::from(*last)),
                 );
             }
             Op::Rom { a, table } => {
