@@ -499,3 +499,101 @@ async fn console_yaml_form_edit_search_and_hidden_phases() {
         .await;
     assert!(!shown.body.contains("hidden until the organizers publish"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_rerun_and_disqualify_from_the_submission_page() {
+    let site = site("http://arena.test", Default::default()).await;
+    server::ops::datasets::publish(
+        &site.db.pool,
+        site.state.store.as_ref(),
+        &common::toy_dataset(),
+    )
+    .await
+    .unwrap();
+    let pat = user(&site, "pat", false).await;
+    let olivia = user(&site, "olivia", false).await;
+    let this = server::ops::challenges::parse(THIS).unwrap();
+    server::ops::challenges::create(&site.db.pool, this, Some(&olivia))
+        .await
+        .unwrap();
+    let (mut participant, pat_csrf) = Client::signed_in(&site, pat.id).await;
+    let (mut organizer, org_csrf) = Client::signed_in(&site, olivia.id).await;
+
+    // The participant submits through the challenge page's form.
+    let model = common::linear_model(&[1.0, 0.0, 0.0, 0.0], 0.0);
+    let (content_type, body) = common::multipart(&[
+        ("csrf", None, pat_csrf.as_bytes()),
+        ("model", Some("m.onnx"), &model),
+        ("config", None, b"Model:\n  Precision: fixed<16,6>\n"),
+        ("label", None, b"from the form"),
+    ]);
+    let answer = participant
+        .post_multipart(&site, "/challenges/toy-trigger/submit", &content_type, body)
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let page_url = answer.location();
+    let id = page_url.trim_start_matches("/submissions/").to_owned();
+    let page = participant.get(&site, &page_url).await;
+    assert!(page.body.contains("from the form") && page.body.contains("queued"));
+    assert!(
+        page.body.contains("http-equiv=\"refresh\""),
+        "refreshes without JS"
+    );
+
+    // A malformed model comes back on the challenge page with the reason beside the file field.
+    let (content_type, body) = common::multipart(&[
+        ("csrf", None, pat_csrf.as_bytes()),
+        ("model", Some("m.onnx"), b"not a protobuf"),
+        ("label", None, b"broken"),
+    ]);
+    let answer = participant
+        .post_multipart(&site, "/challenges/toy-trigger/submit", &content_type, body)
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        answer.body.contains("data-field=\"model\"") && answer.body.contains("value=\"broken\""),
+        "{}",
+        answer.body
+    );
+
+    // The owner cancels; the organizer re-runs it, then disqualifies it.
+    let cancel = participant
+        .post_form(&site, &format!("{page_url}/cancel"), &[("csrf", &pat_csrf)])
+        .await;
+    assert_eq!(cancel.status, StatusCode::SEE_OTHER, "{}", cancel.body);
+    let status = |row: Option<db::submissions::SubmissionRow>| row.unwrap().status;
+    let uuid = uuid::Uuid::parse_str(&id).unwrap();
+    assert_eq!(
+        status(db::submissions::get(&site.db.pool, uuid).await.unwrap()),
+        "cancelled"
+    );
+    let rerun = organizer
+        .post_form(&site, &format!("{page_url}/rerun"), &[("csrf", &org_csrf)])
+        .await;
+    assert_eq!(rerun.status, StatusCode::SEE_OTHER, "{}", rerun.body);
+    assert_eq!(
+        status(db::submissions::get(&site.db.pool, uuid).await.unwrap()),
+        "queued"
+    );
+    let dq = organizer
+        .post_form(
+            &site,
+            &format!("{page_url}/disqualify"),
+            &[("csrf", &org_csrf), ("reason", "trained on the test split")],
+        )
+        .await;
+    assert_eq!(dq.status, StatusCode::SEE_OTHER, "{}", dq.body);
+    let row = db::submissions::get(&site.db.pool, uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.disqualified);
+    let page = participant.get(&site, &page_url).await;
+    assert!(
+        page.body
+            .contains("Disqualified: trained on the test split")
+    );
+    // The organizer's console lists the participant and the submission.
+    let console = organizer.get(&site, "/console/toy-trigger").await;
+    assert!(console.body.contains("from the form") && console.body.contains("<td>pat</td>"));
+}
