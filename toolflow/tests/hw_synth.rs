@@ -192,7 +192,14 @@ fn jet_tagger_synthesizes_with_yosys() {
         eprintln!("SKIP: yosys not installed");
         return;
     }
-    let (bytes, cfg) = jet_tagger();
+    let (bytes, mut cfg) = jet_tagger();
+    // ARENA_JET_REUSE=R synthesizes the time-shared version (II = R).
+    if let Some(r) = std::env::var("ARENA_JET_REUSE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        cfg = config(6, 16, r);
+    }
     let model = compiled(&bytes, &cfg);
     let dev = devices::device("xcvu13p").unwrap();
     let design = rtl::generate(&model, "jet_tagger", dev, 5.0, &NetOptions::default()).unwrap();

@@ -12,7 +12,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::devices::Device;
-use super::rtl::net::{Net, Op};
+use super::rtl::net::{Net, Op, Term};
 use super::rtl::pipeline::{DelayModel, Schedule};
 use super::rtl::{self, NetOptions};
 use crate::CompiledModel;
@@ -115,13 +115,13 @@ fn dsp_blocks(wa: u32, wb: u32, device: &Device) -> u64 {
 /// two 2:1 sharing the select); wider ones add a LUT per 4 inputs (the
 /// MUXF7/F8 combining them are free). Constant cases (zero weights) count
 /// once.
-fn mux_luts_per_bit(net: &Net, cases: &[u32]) -> f64 {
-    let mut live: Vec<u32> = cases
+fn mux_luts_per_bit(net: &Net, cases: &[Term]) -> f64 {
+    let mut live: Vec<Term> = cases
         .iter()
         .copied()
-        .filter(|&n| net.const_of(n).is_none())
+        .filter(|t| net.const_of(t.node).is_none())
         .collect();
-    live.sort_unstable();
+    live.sort_unstable_by_key(|t| (t.node, t.shift));
     live.dedup();
     let consts = usize::from(live.len() < cases.len());
     match live.len() + consts {

@@ -564,13 +564,13 @@ fn conv(net: &mut Net, c: &Conv, x: &[NodeId], shared: Option<Shared>) -> Result
     Ok(out)
 }
 
-/// `x * c` as one plain node for a multiplexer case: the odd multiple of
-/// `x` (shared by every output), negated once if needed, then shifted (wiring).
-fn shared_product(net: &mut Net, x: NodeId, c: i128) -> Result<NodeId> {
+/// `x * c` as a multiplexer case: the odd multiple of `x` (shared by every
+/// output), negated once if needed (also shared), shifted by wiring.
+fn shared_product(net: &mut Net, x: NodeId, c: i128) -> Result<Term> {
     let Some(t) = net.mul_const(x, c)? else {
-        return net.konst(0);
+        return Ok(Term::of(net.konst(0)?));
     };
-    let base = if t.neg {
+    let node = if t.neg {
         net.node_of(Term {
             node: t.node,
             shift: 0,
@@ -579,7 +579,11 @@ fn shared_product(net: &mut Net, x: NodeId, c: i128) -> Result<NodeId> {
     } else {
         t.node
     };
-    net.shl(base, t.shift)
+    Ok(Term {
+        node,
+        shift: t.shift,
+        neg: false,
+    })
 }
 
 /// Whether slot input `x` multiplied by one of `consts` would take a DSP.
@@ -671,19 +675,21 @@ fn time_shared(
                 let mut table: Vec<i64> = ws.iter().map(|&c| c as i64).collect();
                 table.resize(sh.ii as usize + 1, 0);
                 let k = net.rom(sh.phase, &table)?;
-                net.mul(inputs[s], k)?
+                Term::of(net.mul(inputs[s], k)?)
             } else {
                 let mut cases = Vec::with_capacity(r);
                 for &c in &ws {
                     cases.push(shared_product(net, inputs[s], c)?);
                 }
-                net.mux(sh.phase, cases)?
+                net.mux_terms(sh.phase, cases)?
             };
-            let p = match accum {
-                Accum::PerProduct { ty } => net.cast(p, prod_frac, ty)?,
+            terms.push(match accum {
+                Accum::PerProduct { ty } => {
+                    let p = net.node_of(p)?;
+                    Term::of(net.cast(p, prod_frac, ty)?)
+                }
                 Accum::Exact { .. } => p,
-            };
-            terms.push(Term::of(p));
+            });
         }
         let partial = net.sum(terms)?;
         let partial = net.node_of(partial)?;

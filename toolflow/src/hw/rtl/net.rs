@@ -91,10 +91,12 @@ pub enum Op {
     Phase {
         ii: u32,
     },
-    /// `cases[sel]` (the last case when `sel` is out of range).
+    /// `cases[sel]` (the last case when `sel` is out of range). Cases are
+    /// shifted nodes (never negated), so the shifts stay wiring and every
+    /// multiplexer of a slot shares the delay registers of the base nodes.
     Mux {
         sel: NodeId,
-        cases: Vec<NodeId>,
+        cases: Vec<Term>,
     },
     /// Accumulator of a time-shared layer: sums `a` over phases `0..=last`
     /// (starting from `init`) and registers the total when phase `last` is
@@ -842,15 +844,69 @@ impl Net {
 
     /// `cases[sel]`; the last case for `sel` beyond the cases.
     pub fn mux(&mut self, sel: NodeId, cases: Vec<NodeId>) -> Result<NodeId> {
-        let Some(&first) = cases.first() else {
-            return self.konst(0);
+        let t = self.mux_terms(sel, cases.into_iter().map(Term::of).collect())?;
+        self.node_of(t)
+    }
+
+    /// `cases[sel]` over shifted nodes, as a term: the low zero bits common
+    /// to every case are factored out (the result's shift), so the
+    /// multiplexer and what follows it are only as wide as needed.
+    pub fn mux_terms(&mut self, sel: NodeId, cases: Vec<Term>) -> Result<Term> {
+        let mut norm = Vec::with_capacity(cases.len());
+        for t in cases {
+            // Constants and negations become plain nodes; shifts stay terms.
+            let t = if t.neg || self.const_of(t.node).is_some() {
+                let n = self.node_of(t)?;
+                match self.const_of(n) {
+                    Some(v) if v != 0 => {
+                        let tz = v.trailing_zeros();
+                        Term {
+                            node: self.konst(v >> tz)?,
+                            shift: tz,
+                            neg: false,
+                        }
+                    }
+                    _ => Term::of(n),
+                }
+            } else {
+                t
+            };
+            norm.push(t);
+        }
+        let Some(&first) = norm.first() else {
+            return Ok(Term::of(self.konst(0)?));
         };
-        if cases.iter().all(|&c| c == first) {
+        if norm.iter().all(|&c| c == first) {
             return Ok(first);
         }
-        let lo = cases.iter().map(|&c| self.node(c).lo).min().unwrap_or(0);
-        let hi = cases.iter().map(|&c| self.node(c).hi).max().unwrap_or(0);
-        self.push(Op::Mux { sel, cases }, lo, hi)
+        let common = norm
+            .iter()
+            .filter(|t| !self.is_zero(**t))
+            .map(|t| t.shift)
+            .min()
+            .unwrap_or(0);
+        let mut cases = Vec::with_capacity(norm.len());
+        let (mut lo, mut hi) = (i128::MAX, i128::MIN);
+        for t in norm {
+            let t = if self.is_zero(t) {
+                t
+            } else {
+                Term {
+                    shift: t.shift - common,
+                    ..t
+                }
+            };
+            let (l, h) = self.term_range(t)?;
+            lo = lo.min(l);
+            hi = hi.max(h);
+            cases.push(t);
+        }
+        let node = self.push(Op::Mux { sel, cases }, lo, hi)?;
+        Ok(Term {
+            node,
+            shift: common,
+            neg: false,
+        })
     }
 
     /// A time-shared accumulator (see [`Op::Acc`]); `[lo, hi]` bounds the

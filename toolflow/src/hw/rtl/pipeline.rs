@@ -73,7 +73,9 @@ impl DelayModel {
 pub fn operands(op: &Op) -> Vec<NodeId> {
     match op {
         Op::Input { .. } | Op::Const(_) | Op::Phase { .. } => vec![],
-        Op::Mux { sel, cases } => std::iter::once(*sel).chain(cases.iter().copied()).collect(),
+        Op::Mux { sel, cases } => std::iter::once(*sel)
+            .chain(cases.iter().map(|t| t.node))
+            .collect(),
         Op::Acc { a, phase, .. } => vec![*a, *phase],
         Op::Add(a, b) => vec![a.node, b.node],
         Op::Shl(a, _)
@@ -133,8 +135,8 @@ pub fn demand_widths(net: &Net) -> Vec<u32> {
             }
             Op::Mux { sel, cases } => {
                 req(*sel, u32::MAX);
-                for &c in cases {
-                    req(c, dw);
+                for c in cases {
+                    req(c.node, dw.saturating_sub(c.shift));
                 }
             }
             // The accumulator adds modulo 2^width.

@@ -271,16 +271,25 @@ pub fn emit(net: &Net, sch: &Schedule, module: &str, header: &str) -> String {
                 let _ = writeln!(v, "assign {name} = $signed({{1'b0, ph}});");
             }
             Op::Mux { sel, cases } => {
+                // Only the low phase bits that tell the cases apart: a 4:1
+                // multiplexer then fits one LUT6 (phases past the cases are
+                // don't-cares: the accumulator restarts at phase 0).
+                let bits = (usize::BITS - (cases.len() - 1).leading_zeros()).max(1);
                 let _ = writeln!(v, "reg signed [{}:0] {name};", w - 1);
-                let _ = writeln!(v, "always @(*) begin\n    case ({})", e.r(*sel, s));
+                let _ = writeln!(
+                    v,
+                    "always @(*) begin\n    case ({}[{}:0])",
+                    e.r(*sel, s),
+                    bits - 1
+                );
                 for (i, &c) in cases.iter().enumerate().take(cases.len() - 1) {
-                    let _ = writeln!(v, "        {}: {name} = {};", lit(i as i128), e.r(c, s));
+                    let _ = writeln!(v, "        {bits}'d{i}: {name} = {};", e.term(c, s));
                 }
                 let last = cases[cases.len() - 1];
                 let _ = writeln!(
                     v,
                     "        default: {name} = {};\n    endcase\nend",
-                    e.r(last, s)
+                    e.term(last, s)
                 );
             }
             Op::Acc {
