@@ -24,11 +24,12 @@ use axum::response::{IntoResponse, Response};
 
 use crate::{ApiError, AppState};
 
-/// Our pages load scripts, styles and images from this origin only. Inline
-/// `style` attributes are allowed (a few templates and the SVG plots use
-/// them); inline scripts are not (JSON-LD blocks are data, not scripts).
+/// Our pages load scripts and styles from this origin only. Inline `style`
+/// attributes are allowed (the resource bars of the submission page use them);
+/// inline scripts are not (JSON-LD blocks are data, not scripts). Images may
+/// also come over HTTPS: organizers' descriptions may show pictures.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; object-src 'none'; \
      base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
 
