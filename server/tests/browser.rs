@@ -154,14 +154,13 @@ async fn organizer_and_participant_in_a_real_browser() {
     // The page follows the submission (polling, then a reload) to `finished`.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let now = browser
-            .try_find("#status")
+        let text = browser
+            .try_script(
+                "const s = document.getElementById('status'); return s ? s.textContent : '';",
+            )
             .await
-            .map(|e| async move { e.text().await });
-        let text = match now {
-            Some(f) => f.await,
-            None => String::new(),
-        };
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         if text == "finished" {
             break;
         }

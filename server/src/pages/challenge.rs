@@ -70,6 +70,28 @@ fn board_rows(board: &Leaderboard) -> Vec<web::BoardRow> {
         .collect()
 }
 
+/// A ranking rule in words: `primary — metric roc_auc; tie breaks hardware:latency_ns, hardware:lut`.
+fn describe_rule(rule: &impl serde::Serialize) -> String {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(rule) else {
+        return plain(rule);
+    };
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
+        other => plain(other),
+    };
+    let name = fields.get("rule").map(text).unwrap_or_default();
+    let details: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| k.as_str() != "rule")
+        .map(|(k, v)| format!("{} {}", k.replace('_', " "), text(v)))
+        .collect();
+    if details.is_empty() {
+        name
+    } else {
+        format!("{name} — {}", details.join("; "))
+    }
+}
+
 fn facts(pairs: Vec<(&str, String)>) -> Vec<web::Fact> {
     pairs
         .into_iter()
@@ -191,7 +213,7 @@ async fn build(
     let rules = facts(vec![
         ("Metric", challenge.metric.to_string()),
         ("Score from", plain(&challenge.score_from)),
-        ("Ranking", plain(&ranking.rule).replace(['{', '}', '"'], "")),
+        ("Ranking", describe_rule(&ranking.rule)),
         ("Over budget", plain(&ranking.over_budget)),
         (
             "Entries per participant",

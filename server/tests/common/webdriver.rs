@@ -107,6 +107,12 @@ impl Browser {
             .unwrap_or_else(|| panic!("no WebDriver session: {answer}"))
             .to_owned();
         std::fs::create_dir_all(artifacts).unwrap();
+        // Element look-ups wait up to 10 s for the element (pages navigate and reload).
+        http.post(format!("{base}/session/{session}/timeouts"))
+            .json(&json!({ "implicit": 10_000 }))
+            .send()
+            .await
+            .unwrap();
         Browser {
             http,
             base: format!("{base}/session/{session}"),
@@ -203,6 +209,24 @@ impl Browser {
             Some(json!({ "script": script, "args": args })),
         )
         .await
+    }
+
+    /// Run a script, `None` when the page is between two documents (reloading).
+    pub async fn try_script(&self, script: &str) -> Option<Value> {
+        let answer: Value = self
+            .http
+            .post(format!("{}/execute/sync", self.base))
+            .json(&json!({ "script": script, "args": [] }))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        answer["value"]
+            .get("error")
+            .is_none()
+            .then(|| answer["value"].clone())
     }
 
     /// Save a PNG screenshot under the artifacts directory.
