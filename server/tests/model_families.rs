@@ -121,7 +121,10 @@ async fn trees_and_kans_are_scored_and_ranked() {
 
     run_worker_until_done(&app).await;
 
-    for response in [&trees, &kan] {
+    for (response, family) in [
+        (&trees, "model family bdt: XGBoost 1 trees, depth 1"),
+        (&kan, "model family kan: KAN 4-1: 1 edge tables"),
+    ] {
         let id = response.json()["id"].as_str().unwrap().to_owned();
         let r = app
             .get(&format!("/api/v1/submissions/{id}"), Some(&alice))
@@ -135,6 +138,7 @@ async fn trees_and_kans_are_scored_and_ranked() {
             r["log"].as_str().unwrap().contains("simulated 300 samples"),
             "{r}"
         );
+        assert!(r["log"].as_str().unwrap().contains(family), "{r}");
     }
     let board = app
         .get("/api/v1/challenges/toy-families/leaderboard", None)

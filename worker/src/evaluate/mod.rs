@@ -175,6 +175,11 @@ impl EvaluateHandler {
             model.summary().totals.parameters,
             model.summary().totals.mults_per_sample
         ));
+        if !matches!(model.family(), toolflow::Family::Onnx) {
+            // Trees and KANs: the summary's second row names the model (trees, depth, tables).
+            let what = model.summary().layers.get(1).map_or("", |l| l.op.as_str());
+            log.line(&format!("model family {}: {what}", model.family().name()));
+        }
 
         // The compute-heavy steps run on the blocking pool: the runtime threads
         // keep serving heartbeats (and, in `arena up`, HTTP) meanwhile.
