@@ -173,6 +173,21 @@ async fn hostile_uploads_are_refused_and_leave_nothing_behind() {
     let r = submit_model(&app, &participant, &with_declared_dims(&[-4, 1])).await;
     refused(&r, unprocessable, "model", "negative dimensions");
 
+    // A reshape target whose element count overflows 64 bits: it panicked
+    // (debug) or wrapped around (release) before; found by the onnx fuzz target.
+    let wrapping = ModelBuilder::new("x", &[1, 4])
+        .init_i64("shape", &[2], &[(1 << 62) + 1, 4])
+        .node("Reshape", &["x", "shape"], &["y"], vec![])
+        .output("y")
+        .bytes();
+    let r = submit_model(&app, &participant, &wrapping).await;
+    refused(
+        &r,
+        unprocessable,
+        "too large",
+        "reshape target that wraps around",
+    );
+
     // A cycle in the graph: a -> c -> a.
     let cycle = ModelBuilder::new("x", &[1, 4])
         .node("Add", &["x", "c"], &["a"], vec![])

@@ -50,7 +50,13 @@ pub fn reshape_target(
             }
         }
     }
-    let known: usize = out.iter().product();
+    // The target comes from the model file: multiply with a check, or a
+    // crafted target wraps around to the input's size.
+    let overflow = || shape_err(node, format!("reshape target {target:?} is too large"));
+    let known = out
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(overflow)?;
     if let Some(i) = infer {
         if known == 0 || !total.is_multiple_of(known) {
             return Err(shape_err(
@@ -60,7 +66,11 @@ pub fn reshape_target(
         }
         out[i] = total / known;
     }
-    if out.iter().product::<usize>() != total {
+    let product = out
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(overflow)?;
+    if product != total {
         return Err(shape_err(
             node,
             format!("cannot reshape {input:?} ({total} elements) to {target:?}"),
