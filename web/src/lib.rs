@@ -430,12 +430,13 @@ mod tests {
     #[test]
     fn markdown_keeps_no_markup_or_script_links_of_the_author() {
         let html = markdown(
-            "# Title\n\n<script>alert(1)</script> [x](JavaScript:alert(1)) [y](https://a.org)",
+            "# Title\n\n<script>alert(1)</script>\n\nSee [x](JavaScript:alert(1)) and [y](https://a.org), <b>inline</b>.",
         );
         assert!(html.contains("<h1>Title</h1>"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains("href=\"#\""), "{html}");
         assert!(html.contains("href=\"https://a.org\""), "{html}");
+        assert!(html.contains("&lt;b&gt;inline"), "{html}");
     }
 }
