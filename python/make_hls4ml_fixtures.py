@@ -871,9 +871,11 @@ FIXTURES: list[Fixture] = [
         "our configuration format cannot express an unfolded BN after Conv/Gemm.",
     ),
     Fixture(
-        name="known_decimal_weight_text",
+        name="decimal_weight_text_trn",
         description="Gemm 16->32 -> Relu -> Gemm 32->5 with TRN weights fixed<8,3> (5 fraction bits), drawn so "
-        "that hls4ml's decimal weight text changes some raw weight values.",
+        "that hls4ml's decimal weight text changes some raw weight values: hls4ml writes each weight with F "
+        "decimals (F = fraction bits) and the C simulation converts that text, so a float just below a grid "
+        "point k*2^-F is printed as k*2^-F and kept by TRN (lower/util.rs const_typed does the same).",
         covers=["weight conversion from decimal text"],
         in_shape=[16],
         build=lambda n: (n.gemm(32), n.relu(), n.gemm(5)),
@@ -886,13 +888,6 @@ FIXTURES: list[Fixture] = [
             },
         },
         weights="decimal_changes",
-        known_divergence="hls4ml writes every weight as decimal text with F decimal places, F = the type's "
-        "fraction bits (WeightVariable.precision_fmt '{:.Ff}'), and the C simulation reads it back with "
-        "'istream >> double' and converts with the type's rounding (load_weights_from_txt; the header "
-        "initialisers use the same text). For TRN/TRN_ZERO a float within half a decimal unit (0.5*10^-F) "
-        "below a grid point k*2^-F is first rounded up to it in the text and then kept, where the exact "
-        "conversion gives k-1 (RND modes only differ at exact ties). The toolflow converts the float exactly. "
-        "weight_checks lists the changed weights.",
     ),
 ]
 
@@ -1031,7 +1026,8 @@ def generate(fx: Fixture, rows: int, out: Path, work: Path, versions: dict):
         + [
             "Weights are quantized by hls4ml from decimal text ('{:.Ff}', F = fraction bits of the type); the "
             "generator re-draws weights until that gives the same raw values as converting the float exactly "
-            "(seed_attempts), because the toolflow converts the float exactly."
+            "(seed_attempts), so that each fixture tests its own subject; decimal_weight_text_trn covers the "
+            "text conversion, which the toolflow reproduces."
             if fx.weights == "clean"
             else "Weights deliberately drawn so that hls4ml's decimal weight text changes some raw values "
             "(weight_checks).",

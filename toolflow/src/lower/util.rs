@@ -129,9 +129,28 @@ pub fn const_exact(node: &Node, values: &[f64]) -> Result<(Vec<i64>, i32)> {
     ))
 }
 
-/// Converts constants with a configured type (ap_fixed conversion from float).
+/// Converts constants with a configured type the way hls4ml's C simulation
+/// gets them: hls4ml writes every weight as decimal text with as many
+/// decimals as the type has fraction bits (`'{:.Ff}'`, F = max(0, frac)),
+/// the C++ reads that text back as a double and converts it to the ap_fixed
+/// type with the type's rounding. The text can round a float up onto the
+/// next grid point (for TRN, a value just below `k·2^-F` becomes `k·2^-F`),
+/// so this is not always the exact conversion of the float.
 pub fn const_typed(values: &[f64], ty: &FixedType) -> Vec<i64> {
-    values.iter().map(|&v| ty.quantize_f64(v) as i64).collect()
+    let decimals = ty.frac.max(0) as usize;
+    values
+        .iter()
+        .map(|&v| ty.quantize_f64(through_decimal_text(v, decimals)) as i64)
+        .collect()
+}
+
+/// `v` printed with `decimals` decimals (correctly rounded, ties to even, as
+/// Python's format) and parsed back (correctly rounded, as `istream >> double`).
+fn through_decimal_text(v: f64, decimals: usize) -> f64 {
+    if !v.is_finite() {
+        return v;
+    }
+    format!("{v:.decimals$}").parse().unwrap_or(v)
 }
 
 /// Constant conversion: with a type (configuration) or exact.
