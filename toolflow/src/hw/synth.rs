@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::devices::Device;
 use super::rtl::Design;
+use super::rtl::Net;
+use super::rtl::net::Op;
 use super::tools::{self, RunLimits};
 use crate::error::{Error, Result};
 
@@ -68,13 +70,58 @@ impl SynthResult {
     }
 }
 
-/// The Yosys script.
+/// The Yosys script: `synth_xilinx` for the family, with three changes that
+/// keep the netlist's arithmetic and make Yosys faster on our datapaths
+/// (measured on the jet tagger in docs/BENCHMARKS.md, "Hardware (issue 4)"):
+///
+/// - `maccmap -unmap` after the coarse step. `alumacc` merges every chain of
+///   additions whose partial sums have no other reader into one multi-operand
+///   `$macc`, which `maccmap` would build as a carry-save tree of full adders
+///   (two LUTs per bit per extra operand) in front of one carry chain. Our
+///   netlists are already balanced trees of shift-add terms; unmapping gives
+///   back two-operand adders on carry chains, one LUT per bit: fewer LUTs and
+///   far fewer cells for the later passes.
+/// - `-nodsp` when the netlist has no multiplier node (constant weights that
+///   became shift-add networks), which skips the DSP inference passes.
+/// - ABC's fast LUT-mapping script (`abc -fast`): after the unmap the soft
+///   logic is mostly the carry chains' XORs, which it maps as the full
+///   script does.
 pub fn script(design: &Design, device: &Device) -> String {
-    format!(
-        "read_verilog model.v\nsynth_xilinx -family {} -top {} -flatten -noiopad -noclkbuf\ntee -o stat.txt stat\ntee -o ltp.txt ltp -noff * t:FD* %d\n",
+    let mut opts = format!(
+        "-family {} -top {} -noiopad -noclkbuf",
         device.family.yosys(),
         design.module
+    );
+    if !has_multipliers(&design.net) {
+        opts.push_str(" -nodsp");
+    }
+    // The `map_luts` step of `synth_xilinx` for 6-input-LUT families with
+    // MUXF7/F8/F9, with `abc -fast` in place of `abc`.
+    let map_luts = "opt_expr -mux_undef -noclkinv\n\
+                    abc -fast -luts 2:2,3,6:5,10,20\n\
+                    clean\n\
+                    techmap -map +/xilinx/ff_map.v\n\
+                    xilinx_srl -fixed -minlen 3\n\
+                    techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6\n\
+                    xilinx_dffopt\n\
+                    opt_lut_ins -tech xilinx\n";
+    format!(
+        "read_verilog model.v\n\
+         synth_xilinx {opts} -flatten -run :fine\n\
+         maccmap -unmap\n\
+         synth_xilinx {opts} -run fine:map_luts\n\
+         {map_luts}\
+         synth_xilinx {opts} -run finalize:\n\
+         tee -o stat.txt stat\n\
+         tee -o ltp.txt ltp -noff * t:FD* %d\n"
     )
+}
+
+/// Whether any node needs a hardware multiplier (a DSP block candidate).
+fn has_multipliers(net: &Net) -> bool {
+    net.nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::Mul(..) | Op::MulConst(..)))
 }
 
 /// Runs Yosys in `dir` (which receives `model.v`, `synth.ys` and the logs).
@@ -245,6 +292,18 @@ mod tests {
      RAM64X1D                        2
 
 ";
+
+    #[test]
+    fn dsp_inference_only_for_multipliers() {
+        let mut net = Net::new(100, 0);
+        let a = net.input(0, 0, -128, 127).unwrap();
+        let b = net.input(0, 1, -128, 127).unwrap();
+        let d = net.sub(a, b).unwrap();
+        net.mul_const_node(d, 5).unwrap();
+        assert!(!has_multipliers(&net), "shift-add only");
+        net.mul(a, b).unwrap();
+        assert!(has_multipliers(&net));
+    }
 
     #[test]
     fn stat_is_parsed() {
