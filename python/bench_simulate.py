@@ -144,13 +144,15 @@ def bench_model(spec: dict, args, work: Path, arena_ok: bool) -> dict:
     fx.quiet(hm.compile)
     res["hls_compile_s"] = time.perf_counter() - t0
     xh = np.ascontiguousarray(x[: res["hls_rows"]])
-    times, yh = [], None
+    times, cpu, yh = [], [], None
     for _ in range(args.hls_runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         yh = np.asarray(hm.predict(xh), dtype=np.float32).reshape(len(xh), -1)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     res["hls_s"] = statistics.median(times)
     res["hls_sps"] = res["hls_rows"] / res["hls_s"]
+    res["hls_cpu_s"] = statistics.median(cpu)
 
     # onnxruntime, float
     so = ort.SessionOptions()
@@ -170,21 +172,31 @@ def bench_model(spec: dict, args, work: Path, arena_ok: bool) -> dict:
     res["cmd"] = "arena simulate MODEL.onnx --input IN.parquet --output OUT.parquet --config CFG.yaml"
     if arena_ok:
         subprocess.run(cmd, check=True, capture_output=True)  # warm-up (page cache)
-        times, inner = [], []
+        times, inner, cpu = [], [], []
         for _ in range(args.runs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), children_cpu()
             r = subprocess.run(cmd, check=True, capture_output=True, text=True)
             times.append(time.perf_counter() - t0)
+            cpu.append(children_cpu() - c0)
             m = re.search(r"done: (\d+) rows in ([0-9.]+) s", r.stderr)
             if m:
                 inner.append(float(m.group(2)))
         res["arena_s"] = statistics.median(times)
         res["arena_sps"] = args.rows / res["arena_s"]
         res["arena_inner_s"] = statistics.median(inner) if inner else None
+        res["arena_cpu_s"] = statistics.median(cpu)
         ya = read_y(out_path)
         res["agree_rows"] = len(yh)
         res["mismatches"] = int(np.sum(ya[: len(yh)] != yh))
     return res
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of finished child processes."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def macs(model: onnx.ModelProto) -> int:
@@ -248,6 +260,11 @@ def markdown(results: list[dict], mach: dict, args, versions: dict, arena_note: 
             d += f"; arena {r['rows']:,} rows in {r['arena_s']:.2f} s"
             if r.get("arena_inner_s"):
                 d += f" (its own report, without process start and model compile: {r['arena_inner_s']:.2f} s)"
+            if r.get("arena_cpu_s") and r.get("hls_cpu_s"):
+                a_cpu = r["arena_cpu_s"] / r["rows"]
+                h_cpu = r["hls_cpu_s"] / r["hls_rows"]
+                d += (f"; CPU time per sample (user + system, all threads): arena {a_cpu * 1e6:.2f} us, "
+                      f"hls4ml predict {h_cpu * 1e6:.1f} us, ratio {h_cpu / a_cpu:.0f}x")
         details.append(f"- {d}.")
     lines += details
     if arena_note:
