@@ -257,11 +257,21 @@ impl IntoResponse for PageError {
         let page = web::ErrorPage {
             chrome,
             status: status.as_u16(),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            title: sentence_case(status.canonical_reason().unwrap_or("Error")),
             message: message_of(&error),
         };
         render_status(status, page)
     }
+}
+
+/// "Not Found" -> "Not found", as the site writes its headings.
+fn sentence_case(text: &str) -> String {
+    let lower = text.to_lowercase();
+    let mut chars = lower.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Turn API errors into error pages for this viewer.
