@@ -219,6 +219,39 @@ fn per_product_mlp(reuse: u32, first: Option<u32>) -> Result<CompiledModel, Stri
     Ok(model)
 }
 
+/// A float MLP 10-12-4 with 12-bit weights and 16-bit activations: its
+/// time-shared multipliers are DSPs fed by per-phase weight ROMs.
+fn dsp_mlp(reuse: u32) -> Result<CompiledModel, String> {
+    use toolflow::onnx::build::ModelBuilder;
+    let (n0, n1, n2) = (10usize, 12usize, 4usize);
+    let w = |i: usize, salt: usize| -> f32 {
+        let v = ((i * 2_654_435_761 + salt * 40_503) % 4093) as f32 - 2046.0;
+        v / 2048.0
+    };
+    let w0: Vec<f32> = (0..n0 * n1).map(|i| w(i, 1)).collect();
+    let w1: Vec<f32> = (0..n1 * n2).map(|i| w(i, 2)).collect();
+    let bytes = ModelBuilder::new("x", &[-1, n0 as i64])
+        .init("w0", &[n0 as i64, n1 as i64], &w0)
+        .init("w1", &[n1 as i64, n2 as i64], &w1)
+        .node("Gemm", &["x", "w0"], &["h0"], vec![])
+        .node("Relu", &["h0"], &["r0"], vec![])
+        .node("Gemm", &["r0", "w1"], &["y"], vec![])
+        .output("y")
+        .bytes();
+    let cfg = PrecisionConfig::parse(&format!(
+        "Model:\n  Precision: {{default: 'fixed<16,6>', weight: 'fixed<12,1>'}}\n  ReuseFactor: {reuse}\n"
+    ))
+    .map_err(|e| e.to_string())?;
+    let model =
+        compile(&bytes, Some(&cfg), &Limits::default()).map_err(|e| format!("dsp_mlp: {e}"))?;
+    let dev = devices::device("xc7a100t").map_err(|e| e.to_string())?;
+    let est = toolflow::hw::estimate::estimate(&model, dev, 5.0).map_err(|e| e.to_string())?;
+    if est.dsp == 0 {
+        return Err("dsp_mlp: no DSP in the time-shared datapath".into());
+    }
+    Ok(model)
+}
+
 /// Time-shared fixtures: (fixture, reuse factor, expected II).
 fn run_reuse(cases: &[(&str, u32, u32)], vectors: usize, sim: Option<Simulator>) {
     let mut failures = Vec::new();
@@ -226,6 +259,8 @@ fn run_reuse(cases: &[(&str, u32, u32)], vectors: usize, sim: Option<Simulator>)
         let label = format!("{name}_r{reuse}");
         let model = if name == "per_product_mlp" {
             per_product_mlp(reuse, None)
+        } else if name == "dsp_mlp" {
+            dsp_mlp(reuse)
         } else if name == "mixed_reuse_mlp" {
             // First layer at R 2, second at `reuse`: II is the larger.
             per_product_mlp(reuse, Some(2))
@@ -260,7 +295,11 @@ fn time_shared_rtl_matches_simulator() {
         return;
     };
     run_reuse(
-        &[("mlp_gemm", 4, 4), ("mixed_reuse_mlp", 3, 3)],
+        &[
+            ("mlp_gemm", 4, 4),
+            ("mixed_reuse_mlp", 3, 3),
+            ("dsp_mlp", 2, 2),
+        ],
         200,
         Some(sim),
     );
@@ -293,6 +332,7 @@ fn time_shared_verilator() {
         }
     }
     cases.push(("mixed_reuse_mlp", 4, 4));
+    cases.push(("dsp_mlp", 4, 4));
     run_reuse(&cases, vectors, Some(Simulator::Verilator));
 }
 
