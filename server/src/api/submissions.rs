@@ -6,7 +6,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use challenges::Visibility;
 use db::submissions::SubmissionRow;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -45,27 +44,20 @@ async fn access(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Access
     let row = db::challenges::by_id(&state.pool, submission.challenge_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("the challenge is gone".into()))?;
-    let challenge = ops::challenges::definition(&row)?;
     let organizer = is_organizer(state, caller, &row).await?;
     let owner = caller
         .user
         .as_ref()
         .is_some_and(|u| u.id == submission.user_id);
-    let hidden = challenge
-        .phase(&submission.phase)
-        .is_none_or(|p| p.visibility() == Visibility::Hidden)
-        && db::challenges::published_at(&state.pool, row.id, &submission.phase)
-            .await?
-            .is_none();
-    let public_entry = !hidden && (submission.is_baseline || submission.status == "finished");
-    if !(owner || organizer || public_entry) {
+    let view = ops::submissions::view(&state.pool, &row, &submission, owner, organizer).await?;
+    if !view.visible {
         // Do not reveal that it exists.
         return Err(ApiError::NotFound(format!("no submission `{id}`")));
     }
     Ok(Access {
         private: owner || organizer,
         organizer,
-        results: organizer || !hidden,
+        results: view.results,
         submission,
     })
 }

@@ -152,3 +152,37 @@ async fn check_model(upload: &Upload, challenge: &Challenge) -> Result<(), ApiEr
     .await
     .map_err(|e| ApiError::Unavailable(format!("model check crashed: {e}")))?
 }
+
+/// What one viewer may see of one submission.
+pub struct SubmissionView {
+    /// The submission exists for this viewer (otherwise answer 404, not 403).
+    pub visible: bool,
+    /// Its scores and hardware figures.
+    pub results: bool,
+}
+
+/// The one rule for who sees a submission, shared by the API and the pages:
+/// its owner and the challenge's organizers always; anyone else only a
+/// finished or baseline entry of a phase whose results are public (a visible
+/// phase, or a hidden one once published). Results of a hidden, unpublished
+/// phase stay with the organizers.
+pub async fn view(
+    pool: &PgPool,
+    challenge: &ChallengeRow,
+    submission: &db::submissions::SubmissionRow,
+    owner: bool,
+    organizer: bool,
+) -> Result<SubmissionView, ApiError> {
+    let definition = crate::ops::challenges::definition(challenge)?;
+    let hidden = definition
+        .phase(&submission.phase)
+        .is_none_or(|p| p.visibility() == challenges::Visibility::Hidden)
+        && db::challenges::published_at(pool, challenge.id, &submission.phase)
+            .await?
+            .is_none();
+    let public_entry = !hidden && (submission.is_baseline || submission.status == "finished");
+    Ok(SubmissionView {
+        visible: owner || organizer || public_entry,
+        results: organizer || !hidden,
+    })
+}

@@ -9,7 +9,6 @@
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use challenges::Visibility;
 use db::submissions::SubmissionRow;
 use serde::Deserialize;
 use serde_json::Value;
@@ -36,22 +35,15 @@ async fn access(state: &AppState, viewer: &Viewer, id: &str) -> Result<Access, A
     let row = db::challenges::by_id(&state.pool, submission.challenge_id)
         .await?
         .ok_or_else(missing)?;
-    let challenge = ops::challenges::definition(&row)?;
     let user = viewer.user();
     let organizer = organizes(state, user, row.id).await?;
     let owner = user.is_some_and(|u| u.id == submission.user_id);
-    let hidden = challenge
-        .phase(&submission.phase)
-        .is_none_or(|p| p.visibility() == Visibility::Hidden)
-        && db::challenges::published_at(&state.pool, row.id, &submission.phase)
-            .await?
-            .is_none();
-    let public_entry = !hidden && (submission.is_baseline || submission.status == "finished");
-    if !(owner || organizer || public_entry) {
+    let view = ops::submissions::view(&state.pool, &row, &submission, owner, organizer).await?;
+    if !view.visible {
         return Err(missing());
     }
     Ok(Access {
-        results: organizer || !hidden,
+        results: view.results,
         submission,
         challenge: row,
         owner,
