@@ -43,6 +43,15 @@ pub struct Problem {
 }
 
 impl ApiError {
+    /// An error reading multipart field `name`, naming it: 413 when the body
+    /// limit was hit, 400 otherwise.
+    pub fn multipart_field(name: &str, e: axum::extract::multipart::MultipartError) -> Self {
+        match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!("`{name}`: {e}")),
+            _ => ApiError::BadRequest(format!("`{name}`: {e}")),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -390,25 +390,16 @@ async fn submit(
         _ => ApiError::BadRequest(format!("malformed multipart body: {e}")),
     })? {
         let name = field.name().unwrap_or_default().to_owned();
-        let read_error = |e: axum::extract::multipart::MultipartError| match e.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!("`{name}`: {e}")),
-            _ => ApiError::BadRequest(format!("`{name}`: {e}")),
-        };
+        let read_error = |e| ApiError::multipart_field(&name, e);
         match name.as_str() {
             "model" => model = Some(field.bytes().await.map_err(read_error)?),
             "config" => {
                 upload.config =
-                    Some(field.text().await.map_err(read_error)?).filter(|c| !c.trim().is_empty())
+                    ops::submissions::clean_config(field.text().await.map_err(read_error)?)
             }
             "label" => {
-                upload.label = field
-                    .text()
-                    .await
-                    .map_err(read_error)?
-                    .trim()
-                    .chars()
-                    .take(100)
-                    .collect()
+                upload.label =
+                    ops::submissions::clean_label(&field.text().await.map_err(read_error)?)
             }
             "phase" if organizer => upload.phase = Some(field.text().await.map_err(read_error)?),
             "baseline" if organizer => {

@@ -1419,10 +1419,7 @@ async fn upload(
         .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?
     {
         let name = field.name().unwrap_or_default().to_owned();
-        let read_error = |e: axum::extract::multipart::MultipartError| match e.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!("`{name}`: {e}")),
-            _ => ApiError::BadRequest(format!("`{name}`: {e}")),
-        };
+        let read_error = |e| ApiError::multipart_field(&name, e);
         if name == "manifest" {
             if manifest.is_some() {
                 return Err(ApiError::BadRequest("`manifest` given twice".into()));

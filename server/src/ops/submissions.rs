@@ -186,3 +186,16 @@ pub async fn view(
         results: organizer || !hidden,
     })
 }
+
+/// Longest submission label kept, in characters.
+pub const LABEL_CHARS: usize = 100;
+
+/// A submitted label as stored: trimmed, at most [`LABEL_CHARS`] characters.
+pub fn clean_label(text: &str) -> String {
+    text.trim().chars().take(LABEL_CHARS).collect()
+}
+
+/// A submitted precision configuration: blank means none.
+pub fn clean_config(text: String) -> Option<String> {
+    Some(text).filter(|c| !c.trim().is_empty())
+}

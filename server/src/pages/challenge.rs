@@ -3,7 +3,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use challenges::{Challenge, Visibility};
 use chrono::Utc;
@@ -303,10 +302,7 @@ async fn read_form(mut form: Multipart) -> Result<SubmitForm, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("`form`: malformed upload: {e}")))?
     {
         let name = field.name().unwrap_or_default().to_owned();
-        let read_error = |e: axum::extract::multipart::MultipartError| match e.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!("`{name}`: {e}")),
-            _ => ApiError::BadRequest(format!("`{name}`: {e}")),
-        };
+        let read_error = |e| ApiError::multipart_field(&name, e);
         match name.as_str() {
             "csrf" => out.csrf = field.text().await.map_err(read_error)?,
             "model" => {
@@ -314,18 +310,10 @@ async fn read_form(mut form: Multipart) -> Result<SubmitForm, ApiError> {
                 out.model = Some(bytes).filter(|b| !b.is_empty());
             }
             "config" => {
-                out.config =
-                    Some(field.text().await.map_err(read_error)?).filter(|c| !c.trim().is_empty())
+                out.config = ops::submissions::clean_config(field.text().await.map_err(read_error)?)
             }
             "label" => {
-                out.label = field
-                    .text()
-                    .await
-                    .map_err(read_error)?
-                    .trim()
-                    .chars()
-                    .take(100)
-                    .collect()
+                out.label = ops::submissions::clean_label(&field.text().await.map_err(read_error)?)
             }
             other => {
                 return Err(ApiError::BadRequest(format!(
