@@ -172,18 +172,7 @@ pub(crate) fn see_other(location: &str) -> Response {
 
 /// The HTTP status of an error (the same mapping as the API's problem+json).
 pub(crate) fn status_of(error: &ApiError) -> StatusCode {
-    match error {
-        ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-        ApiError::Conflict(_) => StatusCode::CONFLICT,
-        ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-        ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ApiError::Database(_) | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    error.status()
 }
 
 /// The user-facing text of an error; internal failures are logged, not shown.
