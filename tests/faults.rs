@@ -20,7 +20,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -28,6 +28,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
+use support::{flood_model, free_port, scratch};
+
+mod support;
 
 const ARENA: &str = env!("CARGO_BIN_EXE_arena");
 const LEASE_SECONDS: u64 = 3;
@@ -36,40 +39,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const CHALLENGE: &str = "flood-watch";
 /// Participants; each may submit 20 a day to the demo challenge.
 const USERS: usize = 3;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A flood-watch model: per station, the target day's anomaly minus `offset`.
-fn model(offset: f32) -> Vec<u8> {
-    use toolflow::onnx::build::ModelBuilder;
-    let mut select = vec![0.0f32; 84 * 12];
-    for s in 0..12 {
-        select[(s * 7 + 6) * 12 + s] = 1.0;
-    }
-    ModelBuilder::new("x", &[1, 12, 7])
-        .init_i64("shape", &[2], &[1, 84])
-        .init("select", &[84, 12], &select)
-        .init("offset", &[12], &[-offset; 12])
-        .node("Reshape", &["x", "shape"], &["flat"], vec![])
-        .node("MatMul", &["flat", "select"], &["last"], vec![])
-        .node("Add", &["last", "offset"], &["y"], vec![])
-        .output("y")
-        .bytes()
-}
 
 const BOUNDARY: &str = "arenaFaultsBoundary42";
 
@@ -367,7 +336,7 @@ async fn faults_lose_nothing_and_finish_every_submission_once() {
     let mut next_model = 0usize;
     let mut fresh_model = || {
         next_model += 1;
-        (model(0.25 + next_model as f32 / 512.0), next_model)
+        (flood_model(0.25 + next_model as f32 / 512.0), next_model)
     };
 
     // 1. SIGKILL a worker while it evaluates a submission.

@@ -1,6 +1,6 @@
-//! Shared pieces of the deployment tests (tests/s3_store.rs, tests/scale.rs): a
-//! real S3-compatible server (moto, from the venv), `arena` processes that are
-//! killed when the test ends, and a small HTTP client for the API.
+//! Shared pieces of the process-level tests (tests/s3_store.rs, tests/scale.rs,
+//! tests/faults.rs): a real S3-compatible server (moto, from the venv), `arena`
+//! processes that are killed when the test ends, and a small HTTP client for the API.
 
 #![allow(dead_code)]
 
