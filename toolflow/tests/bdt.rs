@@ -6,6 +6,8 @@
 //! depth 4) trained on the `coastal-flooding` demo dataset's training split,
 //! with conifer 1.11's outputs (cpp backend, ap_fixed) on 300 inputs.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use toolflow::hw::cosim::{self, Simulator};
@@ -232,29 +234,6 @@ fn bad_models_are_refused_with_a_reason() {
 fn mutated_xgboost_files_never_panic() {
     let original = std::fs::read(dir().join("bdt_small.json")).unwrap();
     let (x, _) = inputs();
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let alphabet = b"-0123456789.eE[]{},:\" ";
-    let (mut ok, mut refused) = (0, 0);
-    for _ in 0..400 {
-        let mut bytes = original.clone();
-        for _ in 0..1 + next() % 4 {
-            let at = (next() as usize) % bytes.len();
-            bytes[at] = alphabet[(next() as usize) % alphabet.len()];
-        }
-        match compile(&bytes, None, &Limits::default()) {
-            Ok(m) => {
-                let _ = m.simulate_raw(&x[..2 * 84], 2);
-                ok += 1;
-            }
-            Err(_) => refused += 1,
-        }
-    }
-    eprintln!("{ok} mutants compiled, {refused} refused");
+    let (_, refused) = common::json_mutants(&original, 0x2545_F491_4F6C_DD1Du64, 400, &x);
     assert!(refused > 0);
 }

@@ -4,6 +4,8 @@
 //! bit), the RTL (ROM per edge, adder trees) equals the simulator in
 //! Icarus Verilog (or Verilator), and malformed files are refused with a reason.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -275,29 +277,6 @@ fn bad_kan_files_are_refused_with_a_reason() {
 fn mutated_kan_files_never_panic() {
     let original = std::fs::read(fixtures().join("kan/kan_deep.json")).unwrap();
     let (x, _) = inputs();
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let alphabet = b"-0123456789.eE[]{},:\" ";
-    let (mut ok, mut refused) = (0, 0);
-    for _ in 0..150 {
-        let mut bytes = original.clone();
-        for _ in 0..1 + next() % 4 {
-            let at = (next() as usize) % bytes.len();
-            bytes[at] = alphabet[(next() as usize) % alphabet.len()];
-        }
-        match compile(&bytes, None, &Limits::default()) {
-            Ok(m) => {
-                let _ = m.simulate_raw(&x[..2 * 84], 2);
-                ok += 1;
-            }
-            Err(_) => refused += 1,
-        }
-    }
-    eprintln!("{ok} mutants compiled, {refused} refused");
+    let (_, refused) = common::json_mutants(&original, 0x9E37_79B9_7F4A_7C15u64, 150, &x);
     assert!(refused > 0);
 }
