@@ -39,12 +39,13 @@ fn tools_run_under_cpu_memory_and_wall_clock_limits() {
         memory_mib: 256,
     };
 
-    // The limits the tool sees: CPU seconds and address space in KiB.
+    // The limits the tool sees: CPU seconds (the wall-clock limit plus one,
+    // so the wall-clock kill comes first) and address space in KiB.
     let seen = shell("ulimit -t; ulimit -v", &dir, limits);
     assert!(seen.success, "{}", seen.stderr);
     assert_eq!(
         seen.stdout.split_whitespace().collect::<Vec<_>>(),
-        ["7", "262144"]
+        ["8", "262144"]
     );
 
     // A tool that allocates past the address-space limit fails.

@@ -118,7 +118,10 @@ pub fn run(
             let mut c = Command::new(prlimit);
             // CPU seconds per process: a backstop to the wall-clock kill below
             // that also holds if this process dies and cannot kill the tool.
-            c.arg(format!("--cpu={}", limits.timeout_s.max(1)));
+            // One second above the wall-clock limit, so a single-threaded tool
+            // always meets the wall-clock kill (a clear "timed out") first
+            // instead of racing it.
+            c.arg(format!("--cpu={}", limits.timeout_s.max(1) + 1));
             if limits.memory_mib > 0 {
                 c.arg(format!(
                     "--as={}",
