@@ -152,6 +152,13 @@ async fn every_route_for_every_role() {
             vec![],
             [NF, OK, NF, OK, NF, OK],
         ),
+        // Still queued: no RTL bundle yet, and none for those who may not see it.
+        (
+            "GET",
+            format!("/api/v1/submissions/{s}/rtl"),
+            vec![],
+            [NF; 6],
+        ),
         (
             "GET",
             "/api/v1/challenges/toy-trigger/submissions".into(),
@@ -163,6 +170,12 @@ async fn every_route_for_every_role() {
         (
             "GET",
             "/console/new".into(),
+            vec![],
+            [SEE, OK, OK, OK, OK, OK],
+        ),
+        (
+            "GET",
+            "/console/new/dataset".into(),
             vec![],
             [SEE, OK, OK, OK, OK, OK],
         ),
@@ -266,6 +279,23 @@ async fn every_route_for_every_role() {
         if answer.status != expected || (i > 0 && !answer.body.contains("choose an ONNX file")) {
             failures.push(format!(
                 "submit form as {}: got {}",
+                ROLES[i], answer.status
+            ));
+        }
+    }
+    // The dataset upload form without a manifest: anonymous to sign in, others
+    // get the form back with the manifest named.
+    for (i, role) in roles.iter_mut().enumerate() {
+        let (content_type, body) = common::multipart(&[("csrf", None, role.csrf.as_bytes())]);
+        let answer = role
+            .client
+            .post_multipart(&site, "/console/new/dataset", &content_type, body)
+            .await;
+        let expected = if i == 0 { SEE } else { BAD };
+        if answer.status != expected || (i > 0 && !answer.body.contains("choose the manifest file"))
+        {
+            failures.push(format!(
+                "dataset upload form as {}: got {}",
                 ROLES[i], answer.status
             ));
         }

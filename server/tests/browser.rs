@@ -121,6 +121,48 @@ async fn organizer_and_participant_in_a_real_browser() {
         browser.url().await
     );
     browser.screenshot("2-console.png").await;
+
+    // ... and publishes a dataset version: manifest and files chosen in the form.
+    let upload_dir = artifacts().join("upload");
+    std::fs::create_dir_all(&upload_dir).unwrap();
+    let upload_dir = upload_dir.canonicalize().unwrap();
+    let manifest = "slug: web-upload\ntitle: Web upload\ndescription: Uploaded in a browser.\n\
+        domain: testing\nlicence: CC-BY-4.0\ncreators:\n  - name: \"Doe, Jane\"\nversion: 1.0.0\n\
+        changelog: First.\ncreated: 2025-01-02T03:04:05Z\nfeatures:\n\
+        \x20 - {name: id, dtype: int64, role: id}\n  - {name: a, dtype: float32}\n\
+        \x20 - {name: y, dtype: bool, role: label}\nsplits:\n  train:\n    files: [data/train.csv]\n\
+        \x20 public_test:\n    files: [data/public_test.csv]\n";
+    let write = |name: &str, text: &str| {
+        let path = upload_dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let manifest_path = write("dataset.yaml", manifest);
+    let train = write("train.csv", "id,a,y\n0,0.5,true\n1,1.5,false\n");
+    let test = write("public_test.csv", "id,a,y\n10,3.5,true\n11,4.5,false\n");
+    browser.goto(&format!("{base}/console/new/dataset")).await;
+    browser
+        .find("#f-manifest-file")
+        .await
+        .send_keys(&manifest_path)
+        .await;
+    browser
+        .find("#f-files")
+        .await
+        .send_keys(&format!("{train}\n{test}"))
+        .await;
+    browser.find("#upload-dataset").await.click().await;
+    browser.find("h1").await;
+    assert!(
+        browser
+            .url()
+            .await
+            .ends_with("/datasets/web-upload/versions/1.0.0"),
+        "{}",
+        browser.url().await
+    );
+    // (Dataset pages carry no account menu: sign out from the console.)
+    browser.goto(&format!("{base}/console")).await;
     sign_out(&browser).await;
 
     // A participant signs in and uploads a model.
@@ -180,6 +222,7 @@ async fn organizer_and_participant_in_a_real_browser() {
     assert!(hardware.contains("lut"), "{hardware}");
     browser.find("#utilisation .bar-fill").await;
     browser.find("#download-model").await;
+    browser.find("#download-rtl").await;
     browser.screenshot("4-finished.png").await;
 
     // The leaderboard row and the Pareto point of this submission.

@@ -380,4 +380,48 @@ async fn challenge_submissions_scoring_and_leaderboard() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // The RTL bundle the worker stored: a tar of what `arena rtl` writes, for the
+    // same viewers as the model.
+    let r = app
+        .get(&format!("/api/v1/submissions/{good_id}"), Some(&bob))
+        .await
+        .json();
+    let rtl_url = r["rtl_url"].as_str().expect("rtl_url").to_owned();
+    let listed: Vec<&str> = r["rtl"]["files"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|n| n.as_str()).collect())
+        .unwrap_or_default();
+    assert!(listed.contains(&"arena_top.v"), "{r}");
+    let tar = app.get(&rtl_url, Some(&bob)).await;
+    assert_eq!(tar.status, StatusCode::OK);
+    assert_eq!(tar.headers["content-type"], "application/x-tar");
+    let dir = std::env::temp_dir().join(format!("arena-rtl-{good_id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("b.tar"), &tar.body).unwrap();
+    let out = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(dir.join("b.tar"))
+        .output()
+        .expect("tar runs");
+    let names = String::from_utf8_lossy(&out.stdout).to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for file in [
+        "arena_top.v",
+        "tb_arena_top.v",
+        "vivado.tcl",
+        "constraints.xdc",
+        "report.json",
+    ] {
+        assert!(
+            names.contains(&format!("submission-{good_id}-rtl/{file}")),
+            "{file} in {names}"
+        );
+    }
+    let verilog_start = tar.body.windows(6).position(|w| w == b"module");
+    assert!(verilog_start.is_some(), "the bundle holds Verilog");
+    assert_eq!(
+        app.get(&rtl_url, Some(&carol)).await.status,
+        StatusCode::FORBIDDEN
+    );
 }

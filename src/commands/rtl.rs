@@ -77,15 +77,11 @@ pub fn run(args: RtlArgs) -> anyhow::Result<()> {
         .file_stem()
         .map_or_else(|| "model".to_string(), |s| s.to_string_lossy().to_string());
     let out = report::flow(&model, &name, device, &opts, &args.out)?;
-    let module = &out.design.module;
-    let mut files = vec![
-        write(&args.out, &format!("{module}.v"), &out.design.verilog)?,
-        write(&args.out, &format!("tb_{module}.v"), &out.testbench)?,
-        write(&args.out, "vivado.tcl", &out.vivado_tcl)?,
-        write(&args.out, "constraints.xdc", &out.xdc)?,
-    ];
+    let mut files = Vec::new();
+    for (name, text) in out.files()? {
+        files.push(write(&args.out, &name, &text)?);
+    }
     let json = serde_json::to_string_pretty(&out.report)?;
-    files.push(write(&args.out, "report.json", &json)?);
     if args.json {
         println!("{json}");
     } else {

@@ -171,6 +171,8 @@ pub struct SubmissionPage {
     pub disqualified: Option<String>,
     /// Owner or organizer: log, model and report downloads.
     pub private: bool,
+    /// The worker stored an RTL bundle (shown with the other downloads).
+    pub has_rtl: bool,
     pub log: String,
     pub can_cancel: bool,
     pub is_organizer: bool,
@@ -225,6 +227,18 @@ pub struct ConsolePage {
     pub chrome: Chrome,
     /// (slug, title)
     pub challenges: Vec<(String, String)>,
+}
+
+/// `/console/new/dataset`: upload a dataset version (manifest and files).
+#[derive(Template)]
+#[template(path = "console_dataset.html")]
+pub struct ConsoleDatasetPage {
+    pub chrome: Chrome,
+    /// The pasted manifest, re-displayed after an error.
+    pub manifest: String,
+    pub error: Option<FieldError>,
+    /// Largest upload, for the form's hint.
+    pub max_upload_mib: u64,
 }
 
 /// The fields of the challenge form (as typed, so they can be re-displayed).

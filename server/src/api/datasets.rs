@@ -18,8 +18,7 @@
 //! such splits also drop the label and `extra` columns; metadata documents always
 //! describe the public view.
 
-use std::collections::{BTreeSet, HashSet};
-use std::path::{Component, Path as FsPath, PathBuf};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray};
@@ -48,7 +47,6 @@ use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector
 use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tokio::io::AsyncWriteExt;
 
 use crate::auth::Caller;
 use crate::error::Problem;
@@ -144,38 +142,6 @@ pub(crate) async fn load(state: &AppState, slug: &str, version: &str) -> ApiResu
         version_row,
         version,
     })
-}
-
-/// True when the caller may read labels of test splits and private splits of this
-/// dataset: admins, and organizers (token with `organize`) of a challenge run on one of
-/// its versions.
-pub(crate) async fn sees_labels(
-    state: &AppState,
-    caller: &Caller,
-    dataset: &DatasetRow,
-) -> ApiResult<bool> {
-    let Some(user) = &caller.user else {
-        return Ok(false);
-    };
-    if user.is_admin {
-        return Ok(true);
-    }
-    if !caller.has_scope("organize") {
-        return Ok(false);
-    }
-    let version_ids: HashSet<uuid::Uuid> = db::datasets::versions(&state.pool, dataset.id)
-        .await?
-        .into_iter()
-        .map(|v| v.id)
-        .collect();
-    for challenge in db::challenges::list(&state.pool).await? {
-        if version_ids.contains(&challenge.dataset_version_id)
-            && db::challenges::is_organizer(&state.pool, challenge.id, user.id).await?
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// What of a split a caller may read.
@@ -466,7 +432,7 @@ async fn version(
     Path((slug, version)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let loaded = load(&state, &slug, &version).await?;
-    let full = sees_labels(&state, &caller, &loaded.row).await?;
+    let full = ops::datasets::sees_labels(&state.pool, &caller, &loaded.row).await?;
     Ok(personal(
         Json(version_json(base(&state), &loaded, full)).into_response(),
         full,
@@ -504,7 +470,7 @@ async fn split_file(
         ))
     })?;
     let loaded = load(&state, &slug, &version).await?;
-    let full = sees_labels(&state, &caller, &loaded.row).await?;
+    let full = ops::datasets::sees_labels(&state.pool, &caller, &loaded.row).await?;
     let split = split_of(&loaded.version, split)?;
     let (files, _, _) = readable(&loaded.version, split, full)?;
     let file = files
@@ -534,7 +500,7 @@ async fn named_file(
     Path((slug, version, split, name)): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
     let loaded = load(&state, &slug, &version).await?;
-    let full = sees_labels(&state, &caller, &loaded.row).await?;
+    let full = ops::datasets::sees_labels(&state.pool, &caller, &loaded.row).await?;
     let split = split_of(&loaded.version, &split)?;
     let (files, _, _) = readable(&loaded.version, split, full)?;
     let file = files.iter().find(|f| f.name == name).ok_or_else(|| {
@@ -833,7 +799,7 @@ async fn rows(
         )));
     }
     let loaded = load(&state, &slug, &version).await?;
-    let full = sees_labels(&state, &caller, &loaded.row).await?;
+    let full = ops::datasets::sees_labels(&state.pool, &caller, &loaded.row).await?;
     let split = split_of(&loaded.version, split_name)?;
     let (files, hidden, _) = readable(&loaded.version, split, full)?;
     let total: u64 = files.iter().map(|f| f.rows).sum();
@@ -1089,7 +1055,7 @@ async fn statistics(
     Query(query): Query<SplitQuery>,
 ) -> ApiResult<Response> {
     let loaded = load(&state, &slug, &version).await?;
-    let full = sees_labels(&state, &caller, &loaded.row).await?;
+    let full = ops::datasets::sees_labels(&state.pool, &caller, &loaded.row).await?;
     let v = &loaded.version;
     let chosen: Vec<&SplitMeta> = match query
         .split
@@ -1375,31 +1341,6 @@ pub(crate) async fn dataset_page(
 // Upload
 
 /// Maps an ingestion failure to the response: problems of the upload are 422.
-fn ingest_error(e: datasets::DatasetError) -> ApiError {
-    match e {
-        datasets::DatasetError::ObjectStore(e) => ApiError::Store(e),
-        other => ApiError::Unprocessable(other.to_string()),
-    }
-}
-
-/// A directory removed when dropped.
-struct ScratchDir(PathBuf);
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A manifest path that stays inside the upload directory.
-fn safe_relative(path: &str) -> Option<PathBuf> {
-    let p = FsPath::new(path);
-    let ok = !path.is_empty()
-        && p.components()
-            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-    ok.then(|| p.to_path_buf())
-}
-
 /// `multipart/form-data`: first `manifest` (the `dataset.yaml` text), then one part per
 /// file the manifest lists, named by its manifest path (as the part's file name or name).
 async fn upload(
@@ -1408,100 +1349,15 @@ async fn upload(
     mut form: Multipart,
 ) -> ApiResult<Response> {
     caller.require("organize")?;
-    let scratch =
-        ScratchDir(std::env::temp_dir().join(format!("arena-upload-{}", uuid::Uuid::new_v4())));
-    let mut manifest: Option<datasets::Manifest> = None;
-    let mut expected: BTreeSet<String> = BTreeSet::new();
-    let mut received: BTreeSet<String> = BTreeSet::new();
-    while let Some(mut field) = form
+    let mut upload = ops::datasets::Upload::new();
+    while let Some(field) = form
         .next_field()
         .await
         .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?
     {
-        let name = field.name().unwrap_or_default().to_owned();
-        let read_error = |e| ApiError::multipart_field(&name, e);
-        if name == "manifest" {
-            if manifest.is_some() {
-                return Err(ApiError::BadRequest("`manifest` given twice".into()));
-            }
-            let text = field.text().await.map_err(read_error)?;
-            let parsed = datasets::Manifest::from_yaml(&text).map_err(ingest_error)?;
-            datasets::check_slug(&parsed.slug).map_err(ingest_error)?;
-            // Adding a version to an existing dataset takes its organizers; repeating an
-            // upload of an existing version writes nothing (200 unchanged, or 409).
-            let exists = db::datasets::version(&state.pool, &parsed.slug, &parsed.version)
-                .await?
-                .is_some_and(|v| v.version == parsed.version);
-            if let Some(existing) = db::datasets::by_slug(&state.pool, &parsed.slug).await?
-                && !exists
-                && !sees_labels(&state, &caller, &existing).await?
-            {
-                return Err(ApiError::Forbidden(format!(
-                    "dataset `{}` exists; only admins and organizers of its challenges may add versions",
-                    parsed.slug
-                )));
-            }
-            for split in parsed.splits.values() {
-                for f in &split.files {
-                    if safe_relative(f).is_none() {
-                        return Err(ApiError::Unprocessable(format!(
-                            "manifest: file path `{f}` must be relative and stay inside the upload"
-                        )));
-                    }
-                    expected.insert(f.clone());
-                }
-            }
-            manifest = Some(parsed);
-            continue;
-        }
-        if manifest.is_none() {
-            return Err(ApiError::BadRequest(
-                "send the `manifest` part before the files".into(),
-            ));
-        }
-        let path = field
-            .file_name()
-            .map(str::to_owned)
-            .filter(|f| expected.contains(f))
-            .unwrap_or(name.clone());
-        if !expected.contains(&path) {
-            return Err(ApiError::BadRequest(format!(
-                "part `{path}` is not a file of the manifest (expected: {})",
-                expected.iter().cloned().collect::<Vec<_>>().join(", ")
-            )));
-        }
-        if !received.insert(path.clone()) {
-            return Err(ApiError::BadRequest(format!("file `{path}` given twice")));
-        }
-        let relative = safe_relative(&path)
-            .ok_or_else(|| ApiError::BadRequest(format!("bad path `{path}`")))?;
-        let target = scratch.0.join(relative);
-        let io = |e: std::io::Error| internal("writing an upload", e);
-        if let Some(parent) = target.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io)?;
-        }
-        let mut out = tokio::fs::File::create(&target).await.map_err(io)?;
-        while let Some(chunk) = field.chunk().await.map_err(read_error)? {
-            out.write_all(&chunk).await.map_err(io)?;
-        }
-        out.flush().await.map_err(io)?;
+        upload.part(&state.pool, &caller, field).await?;
     }
-    let manifest = manifest
-        .ok_or_else(|| ApiError::BadRequest("`manifest` (dataset.yaml) is missing".into()))?;
-    let missing: Vec<String> = expected.difference(&received).cloned().collect();
-    if !missing.is_empty() {
-        return Err(ApiError::Unprocessable(format!(
-            "files listed in the manifest were not uploaded: {}",
-            missing.join(", ")
-        )));
-    }
-    let dir = scratch.0.clone();
-    let built = tokio::task::spawn_blocking(move || datasets::manifest::ingest(&manifest, &dir))
-        .await
-        .map_err(|e| internal("ingesting an upload", e))?
-        .map_err(ingest_error)?;
-    drop(scratch);
-    let outcome = ops::datasets::publish(&state.pool, state.store.as_ref(), &built).await?;
+    let (built, outcome) = upload.finish(&state.pool, state.store.as_ref()).await?;
     let location = api_version_url(base(&state), &built.dataset.slug, &built.version.version);
     let (status, created) = match outcome {
         ops::datasets::Published::Created(_) => (StatusCode::CREATED, true),
@@ -1555,8 +1411,5 @@ mod tests {
         assert_eq!(nest(flat, &[2, 3]), json!([[0, 1, 2], [3, 4, 5]]));
         assert_eq!(f32_json(0.1), json!(0.1));
         assert_eq!(f32_json(f32::NAN), Value::Null);
-        assert!(safe_relative("data/train.csv").is_some());
-        assert!(safe_relative("../x").is_none());
-        assert!(safe_relative("/etc/passwd").is_none());
     }
 }

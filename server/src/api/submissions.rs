@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/submissions/{id}", get(show))
         .route("/api/v1/submissions/{id}/model", get(model))
+        .route("/api/v1/submissions/{id}/rtl", get(rtl))
         .route("/api/v1/submissions/{id}/cancel", post(cancel))
         .route("/api/v1/submissions/{id}/rerun", post(rerun))
         .route("/api/v1/submissions/{id}/disqualify", post(disqualify))
@@ -112,6 +113,14 @@ async fn show(
         body["log"] = json!(s.log);
         body["config"] = json!(s.config_text);
         body["model_url"] = json!(format!("/api/v1/submissions/{}/model", s.id));
+        if let Some(rtl) = s.results.as_ref().map(|r| &r["rtl"])
+            && !rtl.is_null()
+        {
+            body["rtl"] = rtl.clone();
+            if rtl["sha256"].is_string() {
+                body["rtl_url"] = json!(format!("/api/v1/submissions/{}/rtl", s.id));
+            }
+        }
     }
     Ok(Json(body))
 }
@@ -138,6 +147,43 @@ async fn model(
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
             (header::ETAG, format!("\"{}\"", s.model_sha256)),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The RTL bundle the worker generated (a tar of what `arena rtl` writes).
+async fn rtl(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let access = access(&state, &caller, &id).await?;
+    if !access.private {
+        return Err(ApiError::Forbidden(
+            "only the submitter and the organizers may download the RTL bundle".into(),
+        ));
+    }
+    let s = &access.submission;
+    let rtl = s.results.as_ref().map(|r| &r["rtl"]);
+    let Some(sha256) = rtl.and_then(|r| r["sha256"].as_str()) else {
+        let why = rtl.and_then(|r| r["skipped"].as_str()).map_or_else(
+            || format!("the submission has no RTL bundle (status {})", s.status),
+            |why| format!("no RTL bundle was generated: {why}"),
+        );
+        return Err(ApiError::NotFound(why));
+    };
+    let key = datasets::store::content_path(worker::evaluate::RTL_PREFIX, sha256);
+    let bytes = datasets::store::get_bytes(state.store.as_ref(), &key)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("reading the RTL bundle: {e}")))?;
+    let disposition = format!("attachment; filename=\"submission-{}-rtl.tar\"", s.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::ETAG, format!("\"{sha256}\"")),
         ],
         bytes,
     )

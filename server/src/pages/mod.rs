@@ -5,6 +5,7 @@
 mod account;
 mod challenge;
 mod console;
+mod console_datasets;
 mod home;
 mod submission;
 
@@ -49,6 +50,14 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/console", get(console::index))
         .route("/console/new", get(console::new_form).post(console::create))
         .route("/console/new/yaml", post(console::create_yaml))
+        .route(
+            "/console/new/dataset",
+            get(console_datasets::form)
+                .post(console_datasets::upload)
+                .layer(DefaultBodyLimit::max(
+                    crate::api::datasets::MAX_UPLOAD_BYTES,
+                )),
+        )
         .route(
             "/console/{slug}",
             get(console::manage).post(console::update),

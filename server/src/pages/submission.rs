@@ -173,6 +173,7 @@ pub async fn show(
             .disqualified
             .then(|| s.disqualified_reason.clone().unwrap_or_default()),
         private,
+        has_rtl: private && results["rtl"]["sha256"].is_string(),
         log: if private {
             s.log.clone()
         } else {

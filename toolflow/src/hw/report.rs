@@ -142,6 +142,24 @@ pub struct FlowOutput {
     pub report: HwReport,
 }
 
+impl FlowOutput {
+    /// The files of the RTL bundle, (name, text), in the order `arena rtl` writes
+    /// them: the Verilog, its self-checking testbench, a Vivado build script, the
+    /// timing constraints and `report.json`.
+    pub fn files(&self) -> Result<Vec<(String, String)>> {
+        let module = &self.design.module;
+        let report = serde_json::to_string_pretty(&self.report)
+            .map_err(|e| Error::Hardware(format!("serializing the report: {e}")))?;
+        Ok(vec![
+            (format!("{module}.v"), self.design.verilog.clone()),
+            (format!("tb_{module}.v"), self.testbench.clone()),
+            ("vivado.tcl".into(), self.vivado_tcl.clone()),
+            ("constraints.xdc".into(), self.xdc.clone()),
+            ("report.json".into(), report),
+        ])
+    }
+}
+
 /// Vivado out-of-context build script for users who own Vivado.
 pub fn vivado_tcl(design: &Design, device: &Device) -> String {
     format!(

@@ -1,6 +1,6 @@
 //! Hardware figures of a compiled model for the challenge's target: the
 //! analytical estimate (milliseconds, every submission). The report records
-//! the tier of each figure.
+//! the tier of each figure. Also the RTL bundle users download.
 
 use challenges::Target;
 use scoring::HardwareFigures;
@@ -77,4 +77,39 @@ pub fn figures(
                 && estimate.dsp <= device.dsp && estimate.bram36 <= device.bram36 as f64,
         }),
     })
+}
+
+/// The RTL bundle: a tar, under the directory `root`, of what `arena rtl` writes
+/// (Verilog, testbench, Vivado script, constraints, report). Models too large for
+/// a netlist have none; the reason comes back as the error.
+pub fn rtl_bundle(
+    model: &toolflow::CompiledModel,
+    target: &Target,
+    root: &str,
+) -> Result<Bundle, String> {
+    use toolflow::hw::report::{FlowOptions, flow};
+    let device = toolflow::hw::devices::device(&target.part).map_err(|e| e.to_string())?;
+    let opts = FlowOptions {
+        clock_ns: target.clock_ns,
+        ..Default::default()
+    };
+    // Without co-simulation or synthesis the flow writes nothing to its work
+    // directory.
+    let out =
+        flow(model, root, device, &opts, std::path::Path::new(root)).map_err(|e| e.to_string())?;
+    let files: Vec<(String, Vec<u8>)> = out
+        .files()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(name, text)| (name, text.into_bytes()))
+        .collect();
+    Ok(Bundle {
+        names: files.iter().map(|(n, _)| n.clone()).collect(),
+        tar: super::tar::archive(root, &files)?,
+    })
+}
+
+pub struct Bundle {
+    pub names: Vec<String>,
+    pub tar: Vec<u8>,
 }

@@ -9,6 +9,7 @@
 
 mod columns;
 mod hardware;
+mod tar;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,6 +32,8 @@ use columns::Collected;
 pub const MODELS_PREFIX: &str = "models";
 /// Object-store prefix of dataset files (content-addressed).
 pub const DATASETS_PREFIX: &str = "datasets";
+/// Object-store prefix of RTL bundles (tar, content-addressed).
+pub const RTL_PREFIX: &str = "rtl";
 
 pub struct EvaluateHandler {
     pub pool: PgPool,
@@ -209,14 +212,41 @@ impl EvaluateHandler {
 
         self.advance(id, "synthesizing", log).await?;
         let (m, c, mut moved_log) = (model.clone(), shared_challenge.clone(), std::mem::take(log));
-        let (hardware, returned_log) = blocking(move || {
+        let root = format!("submission-{id}-rtl");
+        let (hardware, bundle, returned_log) = blocking(move || {
             let hardware = hardware::figures(&m, &c.target, c.synthesize, &mut moved_log)
                 .map_err(Stop::Submission);
-            Ok((hardware, moved_log))
+            let bundle = hardware
+                .is_ok()
+                .then(|| hardware::rtl_bundle(&m, &c.target, &root));
+            Ok((hardware, bundle, moved_log))
         })
         .await?;
         *log = returned_log;
         let hardware = hardware?;
+        let rtl = match bundle {
+            Some(Ok(bundle)) => {
+                let size = bundle.tar.len();
+                let stored = datasets::store::put_content(
+                    self.store.as_ref(),
+                    RTL_PREFIX,
+                    bytes::Bytes::from(bundle.tar),
+                )
+                .await
+                .map_err(platform)?;
+                log.line(&format!(
+                    "RTL bundle: {} ({:.1} KiB)",
+                    bundle.names.join(", "),
+                    size as f64 / 1024.0
+                ));
+                json!({ "sha256": stored.sha256, "bytes": size, "files": bundle.names })
+            }
+            Some(Err(why)) => {
+                log.line(&format!("no RTL bundle: {why}"));
+                json!({ "skipped": why })
+            }
+            None => Value::Null,
+        };
 
         self.advance(id, "scoring", log).await?;
         let metric = challenge.metric;
@@ -243,6 +273,7 @@ impl EvaluateHandler {
             "report": hardware.report,
             "fits_budget": violations.is_empty(),
             "violations": violations,
+            "rtl": rtl,
             "samples": collected.samples,
             "provenance": {
                 "model_sha256": submission.model_sha256,
