@@ -161,8 +161,6 @@ async fn organizer_and_participant_in_a_real_browser() {
         "{}",
         browser.url().await
     );
-    // (Dataset pages carry no account menu: sign out from the console.)
-    browser.goto(&format!("{base}/console")).await;
     sign_out(&browser).await;
 
     // A participant signs in and uploads a model.

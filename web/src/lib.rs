@@ -305,6 +305,7 @@ pub struct DatasetListItem {
 #[derive(Template)]
 #[template(path = "datasets.html")]
 pub struct DatasetListPage {
+    pub chrome: Chrome,
     pub datasets: Vec<DatasetListItem>,
     pub api_url: String,
 }
@@ -351,6 +352,7 @@ pub struct FeatureRow {
 #[derive(Template)]
 #[template(path = "dataset.html")]
 pub struct DatasetPage {
+    pub chrome: Chrome,
     pub slug: String,
     pub title: String,
     pub description: String,

@@ -1188,7 +1188,10 @@ fn human_size(bytes: u64) -> String {
 }
 
 /// `/datasets`.
-pub(crate) async fn list_page(state: &AppState) -> ApiResult<web::DatasetListPage> {
+pub(crate) async fn list_page(
+    state: &AppState,
+    chrome: web::Chrome,
+) -> ApiResult<web::DatasetListPage> {
     let base = base(state);
     let mut items = Vec::new();
     for row in db::datasets::list(&state.pool).await? {
@@ -1208,6 +1211,7 @@ pub(crate) async fn list_page(state: &AppState) -> ApiResult<web::DatasetListPag
         });
     }
     Ok(web::DatasetListPage {
+        chrome,
         datasets: items,
         api_url: format!("{base}/api/v1/datasets"),
     })
@@ -1218,6 +1222,7 @@ pub(crate) async fn dataset_page(
     state: &AppState,
     slug: &str,
     version: &str,
+    chrome: web::Chrome,
 ) -> ApiResult<web::DatasetPage> {
     let loaded = load(state, slug, version).await?;
     let base = base(state).to_owned();
@@ -1297,6 +1302,7 @@ pub(crate) async fn dataset_page(
         .collect();
     let json_ld = web::script_json(&metadata::schema_org::schema_org(ds, &v, &base));
     Ok(web::DatasetPage {
+        chrome,
         slug: ds.slug.clone(),
         title: ds.title.clone(),
         description: ds.description.clone(),

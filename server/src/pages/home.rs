@@ -44,7 +44,7 @@ pub async fn home(
     viewer: Viewer,
     Query(search): Query<Search>,
 ) -> Result<Response, PageError> {
-    let datasets = crate::api::datasets::list_page(&state)
+    let datasets = crate::api::datasets::list_page(&state, web::Chrome::default())
         .await
         .or_page(&viewer)?
         .datasets;

@@ -88,30 +88,42 @@ fn static_asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-async fn datasets_index(State(state): State<AppState>) -> Response {
-    match crate::api::datasets::list_page(&state).await {
-        Ok(page) => render(page),
-        Err(e) => e.into_response(),
-    }
+async fn datasets_index(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, PageError> {
+    let page = crate::api::datasets::list_page(&state, chrome(&viewer))
+        .await
+        .or_page(&viewer)?;
+    Ok(render(page))
 }
 
-async fn dataset(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
-    dataset_page(&state, &slug, "latest").await
+async fn dataset(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    dataset_page(&state, &viewer, &slug, "latest").await
 }
 
 async fn dataset_version(
     State(state): State<AppState>,
+    viewer: Viewer,
     Path((slug, version)): Path<(String, String)>,
-) -> Response {
-    dataset_page(&state, &slug, &version).await
+) -> Result<Response, PageError> {
+    dataset_page(&state, &viewer, &slug, &version).await
 }
 
-async fn dataset_page(state: &AppState, slug: &str, version: &str) -> Response {
-    match crate::api::datasets::dataset_page(state, slug, version).await {
-        Ok(page) => render(page),
-        Err(crate::ApiError::NotFound(_)) => not_found().await,
-        Err(e) => e.into_response(),
-    }
+async fn dataset_page(
+    state: &AppState,
+    viewer: &Viewer,
+    slug: &str,
+    version: &str,
+) -> Result<Response, PageError> {
+    let page = crate::api::datasets::dataset_page(state, slug, version, chrome(viewer))
+        .await
+        .or_page(viewer)?;
+    Ok(render(page))
 }
 
 async fn oauth_login(
