@@ -78,17 +78,30 @@ pub struct InputSpec {
 }
 
 impl InputSpec {
-    /// Whether a model whose declared input shape is `model_shape` (with or
-    /// without its leading batch dimension of 1) takes this input.
+    /// Whether a model whose declared input shape is `model_shape` takes this
+    /// input: the same number of values per sample, with or without a leading
+    /// batch dimension of 1. The simulator reshapes each row in row-major order,
+    /// so a model declaring `[1, 400]` or `[400]` takes a `[2, 200]` input as the
+    /// flattened row, and `[1, 2, 200]` takes it as is.
+    ///
+    /// ```
+    /// # use challenges::InputSpec;
+    /// let spec: InputSpec = serde_yaml::from_str("{column: x, shape: [2, 200]}").unwrap();
+    /// assert!(spec.accepts(&[1, 2, 200]));
+    /// assert!(spec.accepts(&[1, 400]));
+    /// assert!(spec.accepts(&[400]));
+    /// assert!(!spec.accepts(&[1, 200]));
+    /// assert!(!spec.accepts(&[2, 400]));
+    /// ```
     pub fn accepts(&self, model_shape: &[usize]) -> bool {
         let Some(expected) = &self.shape else {
             return true;
         };
-        let without_batch = match model_shape.split_first() {
-            Some((1, rest)) if rest.len() == expected.len() => rest,
-            _ => model_shape,
+        let per_sample: usize = match model_shape.split_first() {
+            Some((1, rest)) if !rest.is_empty() => rest.iter().product(),
+            _ => model_shape.iter().product(),
         };
-        without_batch == expected.as_slice()
+        per_sample == expected.iter().product::<usize>()
     }
 }
 
