@@ -162,8 +162,12 @@ def build_da4ml(layers, out: Path, latency_cutoff: float, hard_dc: int) -> dict:
     model.write()
     t_total = time.perf_counter() - t0
     meta = json.loads((out / "metadata.json").read_text())
-    sources = sorted((out / "src").glob("*.v")) + sorted((out / "src" / "static").glob("*.v"))
-    sources = [s for s in sources if not s.name.endswith("_wrapper.v")]
+    generated = [s for s in sorted((out / "src").glob("*.v")) if not s.name.endswith("_wrapper.v")]
+    # Only the library modules the design instantiates: Yosys parses every file it reads,
+    # and lookup_table.v's default $readmemh("whatever.mem") fails when the file is absent.
+    text = "".join(s.read_text() for s in generated)
+    static = [s for s in sorted((out / "src" / "static").glob("*.v")) if re.search(rf"\b{s.stem}\b", text)]
+    sources = generated + static
     return {
         "top": prj,
         "sources": [str(s) for s in sources],

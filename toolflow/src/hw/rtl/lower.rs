@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::fixed::Overflow;
 use crate::ir::{Accum, BinOp, Conv, Dense, ElemQuant, Layer, LayerKind, Model, Operand, Requant};
 
+use super::cmvm;
 use super::net::{Net, NodeId, OutPort, Port, Term};
 
 /// Options of the netlist builder.
@@ -472,6 +473,10 @@ fn dense(net: &mut Net, d: &Dense, x: &[NodeId], shared: Option<Shared>) -> Resu
             out.extend(time_shared(net, sh, xr, &rows, &d.accum, d.prod_frac)?);
             continue;
         }
+        if let Some(vals) = dense_cmvm(net, d, xr)? {
+            out.extend(vals);
+            continue;
+        }
         if matches!(d.accum, Accum::Exact { .. }) {
             for (j, &xj) in xr.iter().enumerate() {
                 let col: Vec<i128> = (0..d.n_out)
@@ -486,6 +491,92 @@ fn dense(net: &mut Net, d: &Dense, x: &[NodeId], shared: Option<Shared>) -> Resu
         }
     }
     Ok(out)
+}
+
+/// Adder depth a DSP product counts as when the output trees are balanced.
+const DSP_DEPTH: u32 = 4;
+
+/// A fully parallel dense layer with an exact accumulator as one constant
+/// matrix-vector product with subexpressions shared across outputs
+/// (`cmvm`); `None` when the accumulator is not exact or the matrix is too
+/// large for the search (the caller then builds per-input multiples and
+/// one adder tree per output). Constant inputs fold into the biases;
+/// products that the DSP rule sends to a DSP block stay separate terms.
+fn dense_cmvm(net: &mut Net, d: &Dense, xr: &[NodeId]) -> Result<Option<Vec<NodeId>>> {
+    let Accum::Exact { ty, .. } = &d.accum else {
+        return Ok(None);
+    };
+    let weight = |o: usize, j: usize| i128::from(d.weights[o * d.n_in + j]);
+    let mut bias: Vec<i128> = d.bias[..d.n_out].iter().map(|&b| i128::from(b)).collect();
+    let mut live = Vec::with_capacity(xr.len());
+    for (j, &x) in xr.iter().enumerate() {
+        match net.const_of(x) {
+            Some(v) => {
+                for (o, b) in bias.iter_mut().enumerate() {
+                    *b = v
+                        .checked_mul(weight(o, j))
+                        .and_then(|p| b.checked_add(p))
+                        .ok_or_else(|| {
+                            Error::Hardware("dense layer: constant sum too wide".into())
+                        })?;
+                }
+            }
+            None => live.push(j),
+        }
+    }
+    let xs: Vec<NodeId> = live.iter().map(|&j| xr[j]).collect();
+    let widths: Vec<u32> = xs.iter().map(|&x| net.node(x).width()).collect();
+    let on_dsp = |net: &Net, o: usize, k: usize| {
+        let c = weight(o, live[k]);
+        c != 0 && {
+            let odd = (c >> c.trailing_zeros()).abs();
+            odd > 1 && net.use_dsp(widths[k], odd)
+        }
+    };
+    let mut dsp = vec![false; d.n_out * xs.len()];
+    for o in 0..d.n_out {
+        for k in 0..xs.len() {
+            dsp[o * xs.len() + k] = on_dsp(net, o, k);
+        }
+    }
+    let matrix = |o: usize, k: usize| {
+        if dsp[o * xs.len() + k] {
+            0
+        } else {
+            weight(o, live[k])
+        }
+    };
+    let Some(mut sums) = cmvm::cmvm(net, &xs, d.n_out, &matrix, &cmvm::CmvmOptions::default())?
+    else {
+        return Ok(None);
+    };
+    for o in 0..d.n_out {
+        for k in 0..xs.len() {
+            let c = weight(o, live[k]);
+            if dsp[o * xs.len() + k] {
+                if let Some(t) = net.mul_const(xs[k], c)? {
+                    sums[o].push((t, DSP_DEPTH));
+                }
+            } else if c == 0 {
+                net.stats.zero += 1;
+            } else if (c >> c.trailing_zeros()).abs() == 1 {
+                net.stats.shift += 1;
+            } else {
+                net.stats.shift_add += 1;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(d.n_out);
+    for (mut terms, b) in sums.into_iter().zip(bias) {
+        terms.push((net.const_term(b)?, 0));
+        let (s, _) = cmvm::reduce(net, terms)?;
+        let s = net.node_of(s)?;
+        out.push(match ty {
+            Some(t) => net.overflow(s, t)?,
+            None => s,
+        });
+    }
+    Ok(Some(out))
 }
 
 fn conv(net: &mut Net, c: &Conv, x: &[NodeId], shared: Option<Shared>) -> Result<Vec<NodeId>> {

@@ -5,13 +5,18 @@
 //! R, see `lower`).
 //!
 //! Constant weights are exploited: zero weights vanish, powers of two are
-//! wiring, other constants are `±(x·odd) << k` where `x·odd` is a
+//! wiring. A fully parallel dense layer with an exact accumulator is one
+//! constant matrix-vector product (`cmvm`): every weight in canonical
+//! signed digits, two-term subexpressions shared across all outputs, then
+//! one depth-balanced adder tree per output. Elsewhere (conv, time-shared
+//! and per-product layers) constants are `±(x·odd) << k` where `x·odd` is a
 //! shift-add network built once per input and shared by every output that
 //! needs it (canonical signed digits, improved by reusing multiples already
-//! built); a constant product whose shift-add cost exceeds
+//! built). A constant product whose shift-add cost exceeds
 //! `dsp_threshold_bits` adder bits goes to a DSP block. Rounding, saturation
 //! and ReLU follow the simulator bit for bit.
 
+pub mod cmvm;
 pub mod lower;
 pub mod net;
 pub mod pipeline;
