@@ -54,7 +54,8 @@ pub struct RawOutput {
 }
 
 /// Compiles a model file of any supported format, recognised by its content
-/// ([`model::detect`]): ONNX/QONNX, XGBoost JSON or KAN JSON.
+/// ([`model::detect`]): ONNX/QONNX (an ONNX-ML tree ensemble is read as a
+/// BDT), XGBoost JSON or KAN JSON.
 ///
 /// `config` is the hls4ml-style precision configuration (float front door);
 /// without it, QONNX quantizers define the types and everything else is exact.
@@ -75,6 +76,10 @@ pub(crate) fn compile_onnx(
     config: Option<&PrecisionConfig>,
     limits: &Limits,
 ) -> Result<CompiledModel> {
+    // An ONNX-ML tree ensemble (scikit-learn through skl2onnx) is a BDT.
+    if bdt::onnx_ml::is_tree_ensemble(onnx, limits) {
+        return bdt::compiled(bdt::onnx_ml::parse(onnx, limits)?, config);
+    }
     let mut graph = onnx::graph::parse(onnx, limits)?;
     cleanup::cleanup(&mut graph)?;
     let ir = lower::lower(&graph, config, limits)?;

@@ -24,6 +24,7 @@
 //! (inputs and thresholds) and `result` (leaves and scores). Without a
 //! configuration, `fixed<18,8>` (conifer's default) for both.
 
+pub mod onnx_ml;
 pub mod xgboost;
 
 use serde::Serialize;
@@ -55,6 +56,11 @@ pub struct Tree {
     /// Children (taken when `x < threshold` and otherwise); 0 at a leaf.
     pub left: Vec<u32>,
     pub right: Vec<u32>,
+    /// Per node: the split goes left when `x <= threshold` instead of
+    /// `x < threshold` (scikit-learn's convention, ONNX `BRANCH_LEQ`). Empty
+    /// means `<` at every node (XGBoost's convention).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub le: Vec<bool>,
 }
 
 /// A tree ensemble in float, as read from the model file.
@@ -67,6 +73,8 @@ pub struct Ensemble {
     pub trees: Vec<(usize, Tree)>,
     pub base_score: Vec<f64>,
     pub objective: String,
+    /// Where the model comes from, for reports: "XGBoost" or "ONNX-ML".
+    pub source: String,
 }
 
 /// A tree quantized: thresholds (at splits) and leaf values as raw integers.
@@ -126,9 +134,30 @@ pub fn precision(config: Option<&PrecisionConfig>) -> Result<(FixedType, FixedTy
     Ok((input, score))
 }
 
+/// Quantizes an ensemble with the precision configuration's types and
+/// wraps it as a compiled model (the IR stand-in, its summary, the family).
+pub(crate) fn compiled(
+    ensemble: Ensemble,
+    config: Option<&PrecisionConfig>,
+) -> Result<crate::CompiledModel> {
+    let (input, score) = precision(config)?;
+    let model = Bdt::quantize(ensemble, input, score)?;
+    Ok(crate::CompiledModel {
+        ir: model.stub_ir(),
+        summary: model.summary(),
+        family: crate::Family::Bdt(Box::new(model)),
+    })
+}
+
 /// Checks the structure (every node reached once from the root, depth bound) and returns the depth.
 fn check_tree(t: &Tree, index: usize) -> Result<usize> {
     let n = t.feature.len();
+    if !t.le.is_empty() && t.le.len() != n {
+        return Err(Error::Invalid(format!(
+            "tree {index}: {} split conventions for {n} nodes",
+            t.le.len()
+        )));
+    }
     if n > MAX_TREE_NODES {
         return Err(Error::Limit(format!(
             "tree {index} has {n} nodes (at most {MAX_TREE_NODES})"
@@ -177,13 +206,20 @@ impl Bdt {
         let mut trees = Vec::with_capacity(ensemble.trees.len());
         for (index, (output, t)) in ensemble.trees.iter().enumerate() {
             let depth = check_tree(t, index)?;
+            // `x <= t` on the raw integers is `x < t + 1`: a `<=` split keeps
+            // the one comparator form with its threshold one LSB up.
             let value = t
                 .feature
                 .iter()
                 .zip(&t.threshold)
-                .map(|(&f, &v)| {
-                    let ty = if f >= 0 { &input_type } else { &score_type };
-                    ty.quantize_f64(v) as i64
+                .enumerate()
+                .map(|(i, (&f, &v))| {
+                    if f >= 0 {
+                        let le = t.le.get(i).copied().unwrap_or(false);
+                        input_type.quantize_f64(v) as i64 + i64::from(le)
+                    } else {
+                        score_type.quantize_f64(v) as i64
+                    }
                 })
                 .collect();
             trees.push(QTree {
@@ -261,7 +297,8 @@ impl Bdt {
             &self.stub_ir(),
             "TreeEnsemble",
             &format!(
-                "XGBoost {} trees, depth {}, objective {}",
+                "{} {} trees, depth {}, objective {}",
+                self.ensemble.source,
                 self.trees.len(),
                 self.max_depth(),
                 self.ensemble.objective

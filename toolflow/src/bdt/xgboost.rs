@@ -107,6 +107,7 @@ fn parse_tree(tree: &Value, index: usize, n_features: usize) -> Result<Tree> {
         threshold: Vec::with_capacity(n),
         left: Vec::with_capacity(n),
         right: Vec::with_capacity(n),
+        le: Vec::new(),
     };
     for i in 0..n {
         let leaf = left[i] < 0;
@@ -216,6 +217,7 @@ pub fn parse(doc: &Value) -> Result<Ensemble> {
         trees,
         base_score: base,
         objective,
+        source: "XGBoost".into(),
     })
 }
 
