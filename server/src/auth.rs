@@ -84,11 +84,12 @@ impl FromRequestParts<AppState> for Caller {
 /// The signed-in user of a session cookie, for safe methods only.
 async fn session_caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     let safe = parts.method == Method::GET || parts.method == Method::HEAD;
-    let cookie = crate::accounts::session::cookie_value(parts, crate::accounts::SESSION_COOKIE);
+    let cookie =
+        crate::accounts::session::cookie_value(&parts.headers, crate::accounts::SESSION_COOKIE);
     let (true, Some(secret)) = (safe, cookie) else {
         return Ok(Caller::anonymous());
     };
-    let user = db::sessions::get(&state.pool, &secret)
+    let user = db::sessions::get(&state.pool, secret)
         .await?
         .and_then(|s| s.user);
     Ok(match user {

@@ -24,6 +24,7 @@ use object_store::ObjectStore;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::{ApiError, ApiResult};
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
             (state.clone(), security::SubmissionLimiter::from_env()),
             security::limit_submissions,
         ))
+        .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,

@@ -22,6 +22,7 @@ use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::accounts::session::{SESSION_COOKIE, cookie_value};
 use crate::{ApiError, AppState};
 
 /// Our pages load scripts and styles from this origin only. Inline `style`
@@ -164,11 +165,25 @@ impl SubmissionLimiter {
     }
 }
 
-fn is_submission(request: &Request) -> bool {
-    let path = request.uri().path();
-    request.method() == Method::POST
-        && path.starts_with("/api/v1/challenges/")
-        && path.trim_end_matches('/').ends_with("/submissions")
+/// Where a submission arrives: the API, or the challenge page's form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SubmissionRoute {
+    Api,
+    Page,
+}
+
+fn submission_route(request: &Request) -> Option<SubmissionRoute> {
+    if request.method() != Method::POST {
+        return None;
+    }
+    let path = request.uri().path().trim_end_matches('/');
+    if path.starts_with("/api/v1/challenges/") && path.ends_with("/submissions") {
+        Some(SubmissionRoute::Api)
+    } else if path.starts_with("/challenges/") && path.ends_with("/submit") {
+        Some(SubmissionRoute::Page)
+    } else {
+        None
+    }
 }
 
 /// The bearer token of a request, if any.
@@ -181,12 +196,15 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-fn too_many(what: &str, wait: Duration) -> Response {
+fn too_many(route: SubmissionRoute, what: &str, wait: Duration) -> Response {
     let seconds = wait.as_secs().max(1);
-    let mut response = ApiError::TooManyRequests(format!(
+    let error = ApiError::TooManyRequests(format!(
         "too many submissions from this {what}; try again in {seconds} s"
-    ))
-    .into_response();
+    ));
+    let mut response = match route {
+        SubmissionRoute::Api => error.into_response(),
+        SubmissionRoute::Page => crate::pages::error_page(error),
+    };
     if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
@@ -199,9 +217,9 @@ pub async fn limit_submissions(
     request: Request,
     next: Next,
 ) -> Response {
-    if !is_submission(&request) {
+    let Some(route) = submission_route(&request) else {
         return next.run(request).await;
-    }
+    };
     let now = Instant::now();
     // Only the socket's address counts: forwarded-for headers are the client's to forge.
     let ip = request
@@ -209,19 +227,32 @@ pub async fn limit_submissions(
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
     if let Err(wait) = limiter.ips.take(&ip, now) {
-        return too_many("address", wait);
+        return too_many(route, "address", wait);
     }
-    // Unknown tokens pass through: the handler answers them with 401.
-    if let Some(secret) = bearer(request.headers()) {
-        match db::users::authenticate(&state.pool, secret).await {
-            Ok(Some((user, _))) => {
-                if let Err(wait) = limiter.users.take(&user.id.to_string(), now) {
-                    return too_many("user", wait);
-                }
+    // Unknown tokens and sessions pass through: the handler answers them (401, or
+    // the sign-in page).
+    let user = match route {
+        SubmissionRoute::Api => match bearer(request.headers()) {
+            Some(secret) => db::users::authenticate(&state.pool, secret)
+                .await
+                .map(|found| found.map(|(user, _)| user.id)),
+            None => Ok(None),
+        },
+        SubmissionRoute::Page => match cookie_value(request.headers(), SESSION_COOKIE) {
+            Some(secret) => db::sessions::get(&state.pool, secret)
+                .await
+                .map(|s| s.and_then(|s| s.user).map(|u| u.id)),
+            None => Ok(None),
+        },
+    };
+    match user {
+        Ok(Some(id)) => {
+            if let Err(wait) = limiter.users.take(&id.to_string(), now) {
+                return too_many(route, "user", wait);
             }
-            Ok(None) => {}
-            Err(e) => return ApiError::Database(e).into_response(),
         }
+        Ok(None) => {}
+        Err(e) => return ApiError::Database(e).into_response(),
     }
     next.run(request).await
 }

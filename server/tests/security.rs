@@ -164,6 +164,37 @@ async fn security_headers_timeouts_rate_limits_errors_and_audit() {
     assert!((1..=60).contains(&retry), "{retry}");
     assert_security_headers(&r, "429");
     eprintln!("per-user limit: 429 {} (Retry-After {retry})", r.text());
+    // The challenge page's form counts against the same budget of the signed-in
+    // user, and a browser gets a page saying so.
+    let alice_user = db::users::ensure(&app.db.pool, "alice", "alice", false)
+        .await
+        .unwrap();
+    let (secret, session) = db::sessions::create(&app.db.pool, Some(alice_user.id))
+        .await
+        .unwrap();
+    let model = linear_model(&[1.0, 0.0, 0.0, 0.0], 0.0);
+    let (content_type, body) = multipart(&[
+        ("csrf", None, session.csrf_token.as_bytes()),
+        ("model", Some("model.onnx"), &model),
+    ]);
+    let mut request = Request::post("/challenges/toy-secure/submit")
+        .header("content-type", content_type)
+        .header("cookie", format!("arena_session={secret}"))
+        .body(Body::from(body))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 10], 40000))));
+    let r = app.send(request).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(r.text().contains("this user"), "{}", r.text());
+    assert!(r.headers.contains_key("retry-after"));
     // One address may send IP_RATE submissions, whoever sends them.
     let shared = [192, 0, 2, 7];
     for token in [&bob, &bob, &carol, &carol, &organizer] {

@@ -3,9 +3,9 @@
 //! every form).
 
 use axum::extract::FromRequestParts;
-use axum::http::HeaderValue;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use db::sessions::Session;
 use db::users::User;
@@ -62,23 +62,22 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The value of cookie `name` in the request headers.
-pub fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|h| h.to_str().ok())
         .flat_map(|h| h.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
+        .map(|(_, value)| value)
 }
 
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(secret) = cookie_value(parts, SESSION_COOKIE) else {
+        let Some(secret) = cookie_value(&parts.headers, SESSION_COOKIE).map(str::to_owned) else {
             return Ok(Viewer::default());
         };
         let session = db::sessions::get(&state.pool, &secret).await?;

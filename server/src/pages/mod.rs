@@ -159,6 +159,12 @@ pub async fn not_found() -> Response {
     .into_response()
 }
 
+/// An error as a page without the viewer's menu (for middleware, which runs
+/// before the session is read).
+pub(crate) fn error_page(error: ApiError) -> Response {
+    PageError::new(error, web::Chrome::default()).into_response()
+}
+
 /// The page frame for a viewer.
 pub(crate) fn chrome(viewer: &Viewer) -> web::Chrome {
     web::Chrome {
