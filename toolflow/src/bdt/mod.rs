@@ -1,23 +1,27 @@
-//! Boosted decision trees: an XGBoost JSON model quantized to fixed point
-//! with conifer's semantics, a bit-exact evaluator and the datapath netlist
-//! (all trees in parallel: one comparator per split, a multiplexer tree
-//! per decision tree selecting the leaf, an adder tree per output).
+//! Boosted decision trees: an XGBoost JSON model ([`xgboost`]) or an
+//! ONNX-ML tree ensemble from scikit-learn ([`onnx_ml`]) quantized to fixed
+//! point with conifer's semantics, a bit-exact evaluator and the datapath
+//! netlist (all trees in parallel: one comparator per split, a multiplexer
+//! tree per decision tree selecting the leaf, an adder tree per output).
 //!
 //! Fixed-point semantics (those of conifer's C++ emulation with `ap_fixed`
 //! types, so outputs are bit-equal to it):
 //! - every input is cast to the input type (its rounding and overflow modes);
 //! - thresholds are cast to the same input type; a split goes left when
-//!   `x < threshold` (XGBoost's convention), compared on the raw integers;
+//!   `x < threshold` (XGBoost's convention), or `x <= threshold` where the
+//!   tree says so (`Tree::le`, scikit-learn's convention), compared on the
+//!   raw integers (`x <= t` as `x < t + 1`);
 //! - leaf values and the initial prediction are cast to the score type;
 //!   the initial prediction is `base_score`, or `logit(base_score)` for the
 //!   logistic objectives (`binary:logistic`, `reg:logistic`, `multi:softprob`,
-//!   `multi:softmax`) as XGBoost's margin;
+//!   `multi:softmax`) as XGBoost's margin (ONNX `base_values` as they are);
 //! - per output, the leaves of its trees are added to the initial prediction
 //!   in the score type, wrapping (the score type must use `WRAP`).
 //!
-//! The output is the raw margin (no sigmoid/softmax), one value per output.
-//! NaN inputs are quantized to 0 (the toolflow's input cast), so
-//! `default_left` is not used.
+//! The output is the raw margin (no sigmoid/softmax, no ONNX
+//! `post_transform`), one value per output. NaN inputs are quantized to 0
+//! (the toolflow's input cast), so `default_left` and
+//! `nodes_missing_value_tracks_true` are not used.
 //!
 //! Precision: from the precision configuration, `Model.Precision` either
 //! one type (inputs, thresholds and scores) or a map with `default`
