@@ -70,17 +70,64 @@ pub fn input_quant(rq: &Requant, x: &[f32], elems: usize) -> Vec<i64> {
 /// with the scale computed once and i64 arithmetic where it is exact).
 pub fn input_cast(ty: &FixedType, x: &[f32]) -> Vec<i64> {
     let scale = 2f64.powi(ty.frac);
-    let fast = ty.width <= 62;
-    x.iter()
-        .map(|&v| {
-            // Exact: an f32 times a power of two, in f64.
-            let scaled = f64::from(v) * scale;
-            match round_to_i64(scaled, ty.rounding) {
-                Some(r) if fast => ty.overflow_adjust_i64(r),
-                _ => ty.quantize_f64(f64::from(v)) as i64,
+    x.iter().map(|&v| cast_one(ty, scale, v)).collect()
+}
+
+#[inline]
+fn cast_one(ty: &FixedType, scale: f64, v: f32) -> i64 {
+    // Exact: an f32 times a power of two, in f64.
+    let scaled = f64::from(v) * scale;
+    match round_to_i64(scaled, ty.rounding) {
+        Some(r) if ty.width <= 62 => ty.overflow_adjust_i64(r),
+        _ => ty.quantize_f64(f64::from(v)) as i64,
+    }
+}
+
+/// [`input_cast`] of `n <= LANES` sample-major rows of `elems` floats into
+/// lane-major i32 (`[elems][LANES]`, zero-padded), for a type of at most 32
+/// bits. The common case (truncation, wrapping, every scaled value below
+/// 2^31 in magnitude) is one branch-free loop per row; any other value takes
+/// [`cast_one`].
+pub fn input_cast_lanes(ty: &FixedType, x: &[f32], n: usize, elems: usize) -> Vec<i32> {
+    use crate::fixed::{Overflow, Rounding};
+    const LANES: usize = super::fast::LANES;
+    const LIMIT: f64 = 2_147_483_648.0;
+    let scale = 2f64.powi(ty.frac);
+    let mut y = vec![0i32; elems * LANES];
+    let mut row_out = vec![0i32; elems];
+    let simple = ty.rounding == Rounding::Trn
+        && ty.overflow == Overflow::Wrap
+        && (1..=if ty.signed { 32 } else { 31 }).contains(&ty.width);
+    let sh = 32 - ty.width.clamp(1, 32);
+    for (s, row) in x.chunks_exact(elems.max(1)).take(n.min(LANES)).enumerate() {
+        let mut ok = simple;
+        if simple {
+            for (o, &v) in row_out.iter_mut().zip(row) {
+                let scaled = f64::from(v) * scale;
+                // False for NaN and for values beyond i32.
+                let inside = scaled.abs() < LIMIT;
+                ok &= inside;
+                let c = if inside { scaled } else { 0.0 };
+                // SAFETY: `c` is finite and below 2^31 in magnitude.
+                let t: i32 = unsafe { c.to_int_unchecked() };
+                let floor = t - i32::from(f64::from(t) > c);
+                *o = if ty.signed {
+                    floor.wrapping_shl(sh).wrapping_shr(sh)
+                } else {
+                    ((floor as u32).wrapping_shl(sh).wrapping_shr(sh)) as i32
+                };
             }
-        })
-        .collect()
+        }
+        if !ok {
+            for (o, &v) in row_out.iter_mut().zip(row) {
+                *o = cast_one(ty, scale, v) as i32;
+            }
+        }
+        for (e, &v) in row_out.iter().enumerate() {
+            y[e * LANES + s] = v;
+        }
+    }
+    y
 }
 
 /// ap_fixed assignment between types, for inputs in `[lo, hi]`.
@@ -213,4 +260,77 @@ pub fn gather(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixed::{Overflow, Rounding};
+    use crate::sim::fast::LANES;
+
+    /// The lane-major input conversion equals the reference one, on the fast
+    /// path (TRN, WRAP) and off it, for awkward values.
+    #[test]
+    fn input_cast_lanes_equals_input_cast() {
+        let mut vals: Vec<f32> = vec![
+            0.0,
+            -0.0,
+            1e-30,
+            -1e-30,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+            3e9,
+            -3e9,
+            2147483648.0,
+            -2147483648.0,
+            0.5,
+            -0.5,
+            1.25,
+            -1.25,
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..300 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            vals.push(((state >> 11) as f64 / (1u64 << 53) as f64 * 80.0 - 40.0) as f32);
+        }
+        let elems = 7;
+        let n = (vals.len() / elems).min(LANES);
+        let x = &vals[..n * elems];
+        let roundings = [Rounding::Trn, Rounding::Rnd, Rounding::RndConv];
+        let overflows = [Overflow::Wrap, Overflow::Sat];
+        for signed in [true, false] {
+            for width in [1, 2, 8, 16, 24, 31, 32] {
+                for int in [-3, 0, 6, 20] {
+                    for (r, o) in roundings
+                        .iter()
+                        .flat_map(|r| overflows.iter().map(move |o| (r, o)))
+                    {
+                        let mut ty = FixedType::new(signed, width, int);
+                        ty.rounding = *r;
+                        ty.overflow = *o;
+                        if !signed && width == 32 {
+                            continue; // does not fit i32; never lane-major i32
+                        }
+                        let want = input_cast(&ty, x);
+                        let lanes = input_cast_lanes(&ty, x, n, elems);
+                        for s in 0..n {
+                            for e in 0..elems {
+                                assert_eq!(
+                                    i64::from(lanes[e * LANES + s]),
+                                    want[s * elems + e],
+                                    "{ty:?} value {}",
+                                    x[s * elems + e]
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
