@@ -1,7 +1,8 @@
-//! Issue 10, end to end on a real PostgreSQL: an XGBoost JSON model and a
-//! KAN JSON model are uploaded to a challenge like any ONNX model (the
-//! format is recognised by content, not by file name), a worker compiles,
-//! simulates, estimates and scores them, and both reach the leaderboard.
+//! Issue 10, end to end on a real PostgreSQL: an XGBoost JSON model, a
+//! scikit-learn ensemble exported to ONNX-ML (skl2onnx) and a KAN JSON model
+//! are uploaded to a challenge like any ONNX model (the format is recognised by
+//! content, not by file name), a worker compiles, simulates, estimates and
+//! scores them, and all reach the leaderboard.
 //! Malformed JSON models are refused at upload with the reason.
 
 mod common;
@@ -90,6 +91,17 @@ async fn trees_and_kans_are_scored_and_ranked() {
     assert_eq!(trees.status, StatusCode::ACCEPTED, "{}", trees.text());
     let kan = submit(&app, &alice, KAN.as_bytes(), None, "kan").await;
     assert_eq!(kan.status, StatusCode::ACCEPTED, "{}", kan.text());
+    // python/make_server_fixtures.py: GradientBoostingClassifier, 3 trees of depth 2.
+    let sklearn_model = include_bytes!("fixtures/sklearn_gbc_toy.onnx");
+    let sklearn = submit(
+        &app,
+        &alice,
+        sklearn_model,
+        Some("Model:\n  Precision: fixed<16,6>\n"),
+        "sklearn",
+    )
+    .await;
+    assert_eq!(sklearn.status, StatusCode::ACCEPTED, "{}", sklearn.text());
 
     // Malformed JSON models: refused with the toolflow's reason, nothing stored.
     let broken_tree = XGBOOST.replace("[1, -1, -1]", "[9, -1, -1]");
@@ -117,10 +129,22 @@ async fn trees_and_kans_are_scored_and_ranked() {
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
-    assert_eq!(stored, 2);
+    assert_eq!(stored, 3);
 
     run_worker_until_done(&app).await;
 
+    let id = sklearn.json()["id"].as_str().unwrap().to_owned();
+    let r = app
+        .get(&format!("/api/v1/submissions/{id}"), Some(&alice))
+        .await
+        .json();
+    assert_eq!(r["status"], "finished", "{r}");
+    assert!(r["scores"]["roc_auc"].as_f64().unwrap() > 0.95, "{r}");
+    assert_eq!(r["hardware"]["dsp"], 0, "{r}");
+    assert!(
+        r["log"].as_str().unwrap().contains("model family bdt"),
+        "{r}"
+    );
     for (response, family) in [
         (&trees, "model family bdt: XGBoost 1 trees, depth 1"),
         (&kan, "model family kan: KAN 4-1: 1 edge tables"),
@@ -150,9 +174,9 @@ async fn trees_and_kans_are_scored_and_ranked() {
         .iter()
         .map(|row| row["label"].as_str().unwrap())
         .collect();
-    assert_eq!(labels.len(), 2, "{board}");
+    assert_eq!(labels.len(), 3, "{board}");
     assert!(
-        labels.contains(&"stump") && labels.contains(&"kan"),
+        labels.contains(&"stump") && labels.contains(&"kan") && labels.contains(&"sklearn"),
         "{board}"
     );
 }
