@@ -33,6 +33,39 @@ impl DelayModel {
         }
     }
 
+    /// Arrival of node `id`'s lowest and highest result bits given those
+    /// of its operands (`at`). Carry-chain adders ripple bit by bit, so in
+    /// a chain of adders each level adds one LUT and routing (`add_base`)
+    /// while the carry runs through the word about once: an adder's top
+    /// bit is ready `add_per_bit x width` after its operands' lowest bits,
+    /// or one carry block after their top bits, whichever is later. Other
+    /// operators wait for their whole operands.
+    pub fn timing(&self, net: &Net, id: NodeId, width: u32, at: (f64, f64)) -> (f64, f64) {
+        let (lo, hi) = at;
+        match &net.node(id).op {
+            Op::Add(..) | Op::Acc { .. } => {
+                let w = f64::from(width);
+                let first = lo + self.add_base;
+                let top = (first + self.add_per_bit * w)
+                    .max(hi + self.add_base + self.add_per_bit * w.min(8.0));
+                (first, top)
+            }
+            Op::Input { .. }
+            | Op::Const(_)
+            | Op::Shl(..)
+            | Op::Wrap { .. }
+            | Op::Phase { .. }
+            | Op::Round {
+                mode: crate::fixed::Rounding::Trn,
+                ..
+            } => (lo, hi),
+            _ => {
+                let t = hi + self.delay(net, id, width);
+                (t, t)
+            }
+        }
+    }
+
     /// Delay of node `id` whose wire is `width` bits.
     pub fn delay(&self, net: &Net, id: NodeId, width: u32) -> f64 {
         let n = net.node(id);
@@ -160,8 +193,10 @@ pub struct Schedule {
     /// Declared wire width of every node (see [`demand_widths`]).
     pub width: Vec<u32>,
     pub stage: Vec<u32>,
-    /// Combinational arrival time of each node within its stage.
+    /// Combinational arrival time of each node's highest bit within its stage.
     pub finish: Vec<f64>,
+    /// Time within its stage at which each node's lowest operand bits arrive.
+    pub start: Vec<f64>,
     /// Stage whose values the output registers capture.
     pub out_stage: u32,
     /// Clock cycles from the input register to the output register (inclusive).
@@ -207,43 +242,157 @@ impl Schedule {
     }
 }
 
-/// Greedy as-soon-as-possible staging: a node moves to the next stage when
-/// it would not fit in the budget of its operands' stage.
+/// Pipeline staging: registers go where the delay budget of the clock
+/// period runs out (as soon as possible), then each stage boundary is moved
+/// earlier within its stage when that crosses fewer register bits without
+/// adding a cycle (see [`narrow_cuts`]).
 pub fn schedule(net: &Net, model: &DelayModel, clock_ns: f64) -> Schedule {
+    let width = demand_widths(net);
+    let none = vec![0u32; net.nodes.len()];
+    let asap = schedule_with(net, model, clock_ns, width.clone(), &none);
+    if net.ii > 1 {
+        // Time-shared datapaths keep the plain schedule (their phase and
+        // accumulator alignment was verified on it).
+        return asap;
+    }
+    narrow_cuts(net, model, clock_ns, &width, asap)
+}
+
+/// Register bits of a schedule: every delayed value once per cycle of delay.
+pub fn register_bits(net: &Net, sch: &Schedule) -> u64 {
+    sch.delay_depths(net)
+        .iter()
+        .enumerate()
+        .filter(|&(i, &d)| d > 0 && net.const_of(i as NodeId).is_none())
+        .map(|(i, &d)| u64::from(sch.width[i]) * u64::from(d))
+        .sum()
+}
+
+/// Greedy boundary placement. The as-soon-as-possible schedule puts a
+/// boundary wherever a path runs out of time, often in the middle of a
+/// fan-out (the first shared subexpressions of a layer, many and wide)
+/// rather than at the narrow layer outputs just before it. For each
+/// boundary in turn, every node of the stage that starts at or after a
+/// time `θ` is pushed to the next stage; the `θ` (among the start times in
+/// the stage) that gives the fewest register bits with no extra latency is
+/// kept. Deterministic; a few dozen re-schedules of the netlist.
+fn narrow_cuts(
+    net: &Net,
+    model: &DelayModel,
+    clock_ns: f64,
+    width: &[u32],
+    asap: Schedule,
+) -> Schedule {
+    let n = net.nodes.len();
+    let mut force = vec![0u32; n];
+    let mut best_bits = register_bits(net, &asap);
+    let mut best = asap;
+    let latency = best.latency;
+    let mut k = 0u32;
+    while k < best.out_stage {
+        let starts = |sch: &Schedule| -> Vec<f64> {
+            let mut v: Vec<f64> = (0..n)
+                .filter(|&i| {
+                    sch.used[i] && sch.stage[i] == k && net.const_of(i as NodeId).is_none()
+                })
+                .map(|i| sch.start[i])
+                .filter(|&t| t > 1e-9)
+                .collect();
+            v.sort_by(f64::total_cmp);
+            v.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+            v
+        };
+        let mut chosen: Option<(Vec<u32>, Schedule, u64)> = None;
+        for theta in starts(&best) {
+            let mut f = force.clone();
+            for (i, fi) in f.iter_mut().enumerate() {
+                if best.stage[i] == k
+                    && best.used[i]
+                    && !matches!(net.nodes[i].op, Op::Acc { .. } | Op::Phase { .. })
+                    && best.start[i] >= theta - 1e-9
+                {
+                    *fi = (*fi).max(k + 1);
+                }
+            }
+            let sch = schedule_with(net, model, clock_ns, width.to_vec(), &f);
+            if sch.latency > latency {
+                continue;
+            }
+            let bits = register_bits(net, &sch);
+            let better = match &chosen {
+                Some((_, _, b)) => bits < *b,
+                None => bits < best_bits,
+            };
+            if better {
+                chosen = Some((f, sch, bits));
+            }
+        }
+        if let Some((f, sch, bits)) = chosen {
+            force = f;
+            best = sch;
+            best_bits = bits;
+        }
+        k += 1;
+    }
+    best
+}
+
+/// As-soon-as-possible staging: a node moves to the next stage when it
+/// would not fit in the budget of its operands' stage, or when `force`
+/// asks for a later stage.
+fn schedule_with(
+    net: &Net,
+    model: &DelayModel,
+    clock_ns: f64,
+    width: Vec<u32>,
+    force: &[u32],
+) -> Schedule {
     let n = net.nodes.len();
     let budget = (clock_ns - model.reg_overhead).max(0.1);
     let mut stage = vec![0u32; n];
     let mut finish = vec![0f64; n];
+    let mut lsb = vec![0f64; n];
+    let mut start = vec![0f64; n];
     let mut critical = 0f64;
-    let width = demand_widths(net);
     for id in 0..n {
         let node = &net.nodes[id];
-        let ops = operands(&node.op);
-        let live: Vec<NodeId> = ops
+        let live: Vec<NodeId> = operands(&node.op)
             .into_iter()
             .filter(|&o| net.const_of(o).is_none())
             .collect();
-        let s = live.iter().map(|&o| stage[o as usize]).max().unwrap_or(0);
-        let t = live
-            .iter()
-            .filter(|&&o| stage[o as usize] == s)
-            .map(|&o| finish[o as usize])
-            .fold(0f64, f64::max);
-        let d = model.delay(net, id as NodeId, width[id]);
-        let (s, t0) = if t > 0.0 && t + d > budget {
-            (s + 1, 0.0)
+        let mut s = live.iter().map(|&o| stage[o as usize]).max().unwrap_or(0);
+        // Arrival of the operands' lowest and highest bits within stage `s`
+        // (values from earlier stages come from registers: time 0).
+        let mut at = (0f64, 0f64);
+        if force[id] > s {
+            s = force[id];
         } else {
-            (s, t)
-        };
-        critical = critical.max(t0 + d);
+            for &o in &live {
+                if stage[o as usize] == s {
+                    at.0 = at.0.max(lsb[o as usize]);
+                    at.1 = at.1.max(finish[o as usize]);
+                }
+            }
+        }
+        let timing = |at: (f64, f64)| model.timing(net, id as NodeId, width[id], at);
+        let mut t = timing(at);
+        if at.1 > 0.0 && t.1 > budget {
+            s += 1;
+            at = (0.0, 0.0);
+            t = timing(at);
+        }
+        critical = critical.max(t.1);
+        start[id] = at.0;
         if let Op::Acc { last, .. } = node.op {
             // Registered: the total is there `last + 1` cycles after the
             // stage that adds the first partial sum.
             stage[id] = s + last + 1;
             finish[id] = 0.0;
+            lsb[id] = 0.0;
         } else {
             stage[id] = s;
-            finish[id] = t0 + d;
+            lsb[id] = t.0;
+            finish[id] = t.1;
         }
     }
     let mut used = vec![false; n];
@@ -265,6 +414,7 @@ pub fn schedule(net: &Net, model: &DelayModel, clock_ns: f64) -> Schedule {
         width,
         stage,
         finish,
+        start,
         out_stage,
         latency: out_stage + 2,
         critical_ns: critical + model.reg_overhead,
