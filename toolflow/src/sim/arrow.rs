@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
+use arrow::buffer::ScalarBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema};
 
@@ -21,13 +22,21 @@ pub fn simulate_batch(
     batch: &RecordBatch,
     column: Option<&str>,
 ) -> Result<RecordBatch> {
+    output_batch(simulate_values(model, batch, column)?, model.output_len())
+}
+
+/// [`simulate_batch`]'s output values, row-major (`rows * output_len`).
+pub fn simulate_values(
+    model: &CompiledModel,
+    batch: &RecordBatch,
+    column: Option<&str>,
+) -> Result<Vec<f32>> {
     let n = batch.num_rows();
-    let x = input_matrix(batch, column, model.input_len())?;
-    let y = match model.family() {
-        Family::Onnx => super::run_f32(model.ir(), &x, n)?,
-        _ => model.simulate_f32(&x, n)?,
-    };
-    output_batch(y, model.output_len())
+    let x = input_values(batch, column, model.input_len())?;
+    match model.family() {
+        Family::Onnx => super::run_f32(model.ir(), &x, n),
+        _ => model.simulate_f32(&x, n),
+    }
 }
 
 /// Builds the single-column output batch.
@@ -53,6 +62,16 @@ pub fn input_matrix(
     column: Option<&str>,
     input_len: usize,
 ) -> Result<Vec<f32>> {
+    input_values(batch, column, input_len).map(|v| v.to_vec())
+}
+
+/// [`input_matrix`] without a copy when the column already holds the
+/// values as f32 (a FixedSizeList<Float32> column shares its buffer).
+pub fn input_values(
+    batch: &RecordBatch,
+    column: Option<&str>,
+    input_len: usize,
+) -> Result<ScalarBuffer<f32>> {
     let schema = batch.schema();
     let name = column.or_else(|| schema.column_with_name("x").map(|_| "x"));
     match name {
@@ -65,6 +84,7 @@ pub fn input_matrix(
                 DataType::FixedSizeList(_, _) => list_values(col, name, input_len),
                 dt if dt.is_numeric() => {
                     scalar_columns(std::slice::from_ref(col), &[name.to_string()], input_len)
+                        .map(ScalarBuffer::from)
                 }
                 dt => Err(Error::Data(format!(
                     "column '{name}' has type {dt}; FixedSizeList<Float32> or a number is needed"
@@ -79,12 +99,12 @@ pub fn input_matrix(
                 .filter(|(f, _)| f.data_type().is_numeric())
                 .map(|(f, c)| (c.clone(), f.name().clone()))
                 .unzip();
-            scalar_columns(&cols, &names, input_len)
+            scalar_columns(&cols, &names, input_len).map(ScalarBuffer::from)
         }
     }
 }
 
-fn list_values(col: &ArrayRef, name: &str, input_len: usize) -> Result<Vec<f32>> {
+fn list_values(col: &ArrayRef, name: &str, input_len: usize) -> Result<ScalarBuffer<f32>> {
     let list = col
         .as_any()
         .downcast_ref::<FixedSizeListArray>()
@@ -112,7 +132,7 @@ fn list_values(col: &ArrayRef, name: &str, input_len: usize) -> Result<Vec<f32>>
     if f.null_count() > 0 {
         return Err(Error::Data(format!("column '{name}' has null values")));
     }
-    Ok(f.values().to_vec())
+    Ok(f.values().clone())
 }
 
 fn scalar_columns(cols: &[ArrayRef], names: &[String], input_len: usize) -> Result<Vec<f32>> {
