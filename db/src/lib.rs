@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod challenges;
+pub mod content_locks;
 pub mod cluster;
 pub mod datasets;
 pub mod error;

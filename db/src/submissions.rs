@@ -65,13 +65,16 @@ pub struct NewSubmission<'a> {
     pub config_text: Option<&'a str>,
 }
 
-/// Insert a submission and queue its evaluation job in one transaction.
+/// Insert a submission and queue its evaluation job in one transaction, on
+/// `conn` (the connection that holds the model's content lock, so an upload
+/// never waits for a second connection while holding one).
 pub async fn create_and_queue(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     new: &NewSubmission<'_>,
     max_attempts: i32,
 ) -> Result<Uuid> {
-    let mut tx = pool.begin().await?;
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
     let id = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO submissions (id, challenge_id, phase, user_id, label, is_baseline, model_sha256, model_size, config_text)
@@ -341,4 +344,14 @@ pub async fn baseline_exists(pool: &PgPool, challenge_id: Uuid, label: &str) -> 
     .bind(label)
     .fetch_one(pool)
     .await?)
+}
+
+/// Whether any submission names the model with this digest.
+pub async fn model_referenced(conn: &mut sqlx::PgConnection, sha256: &str) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM submissions WHERE model_sha256 = $1)")
+            .bind(sha256)
+            .fetch_one(conn)
+            .await?,
+    )
 }

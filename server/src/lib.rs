@@ -10,6 +10,7 @@ mod cache;
 pub mod error;
 mod health;
 pub mod leaderboard;
+pub mod maintenance;
 pub mod observability;
 pub mod ops;
 mod pages;
@@ -87,6 +88,7 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    tokio::spawn(maintenance::run(state.clone(), shutdown.clone()));
     // The peer address feeds the per-IP submission rate limit.
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)

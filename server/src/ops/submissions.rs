@@ -72,6 +72,10 @@ pub async fn submit(
         )));
     }
     check_model(&upload, challenge).await?;
+    // From the object write to the row's commit, the sweeper of unreferenced
+    // models (crate::maintenance) must leave this digest alone.
+    let sha256 = datasets::parquet_io::sha256_hex(&upload.model);
+    let mut lock = db::content_locks::shared(pool, &sha256).await?;
     let stored = datasets::store::put_content(store, MODELS_PREFIX, upload.model.clone())
         .await
         .map_err(|e| {
@@ -91,7 +95,12 @@ pub async fn submit(
         model_size: upload.model.len() as i64,
         config_text: upload.config.as_deref(),
     };
-    Ok(db::submissions::create_and_queue(pool, &new, MAX_ATTEMPTS).await?)
+    let id = db::submissions::create_and_queue(lock.conn(), &new, MAX_ATTEMPTS).await?;
+    if let Err(e) = lock.release().await {
+        // Committed already: the lock goes with its closed connection.
+        tracing::warn!(error = %e, "releasing a model's content lock failed");
+    }
+    Ok(id)
 }
 
 async fn check_limits(
