@@ -130,27 +130,17 @@ async fn model(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let access = access(&state, &caller, &id).await?;
-    if !access.private {
-        return Err(ApiError::Forbidden(
-            "only the submitter and the organizers may download the model".into(),
-        ));
-    }
+    let access = private_access(&state, &caller, &id, "the model").await?;
     let s = &access.submission;
-    let key = datasets::store::content_path(ops::submissions::MODELS_PREFIX, &s.model_sha256);
-    let bytes = datasets::store::get_bytes(state.store.as_ref(), &key)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("reading the model: {e}")))?;
-    let disposition = format!("attachment; filename=\"submission-{}.onnx\"", s.id);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::ETAG, format!("\"{}\"", s.model_sha256)),
-        ],
-        bytes,
-    )
-        .into_response())
+    let file = format!("submission-{}.onnx", s.id);
+    let download = Download {
+        prefix: ops::submissions::MODELS_PREFIX,
+        sha256: &s.model_sha256,
+        content_type: "application/octet-stream",
+        file_name: &file,
+        what: "the model",
+    };
+    download.send(&state).await
 }
 
 /// The RTL bundle the worker generated (a tar of what `arena rtl` writes).
@@ -159,12 +149,7 @@ async fn rtl(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let access = access(&state, &caller, &id).await?;
-    if !access.private {
-        return Err(ApiError::Forbidden(
-            "only the submitter and the organizers may download the RTL bundle".into(),
-        ));
-    }
+    let access = private_access(&state, &caller, &id, "the RTL bundle").await?;
     let s = &access.submission;
     let rtl = s.results.as_ref().map(|r| &r["rtl"]);
     let Some(sha256) = rtl.and_then(|r| r["sha256"].as_str()) else {
@@ -174,20 +159,62 @@ async fn rtl(
         );
         return Err(ApiError::NotFound(why));
     };
-    let key = datasets::store::content_path(worker::evaluate::RTL_PREFIX, sha256);
-    let bytes = datasets::store::get_bytes(state.store.as_ref(), &key)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("reading the RTL bundle: {e}")))?;
-    let disposition = format!("attachment; filename=\"submission-{}-rtl.tar\"", s.id);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-tar".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::ETAG, format!("\"{sha256}\"")),
-        ],
-        bytes,
-    )
-        .into_response())
+    let file = format!("submission-{}-rtl.tar", s.id);
+    let download = Download {
+        prefix: worker::evaluate::RTL_PREFIX,
+        sha256,
+        content_type: "application/x-tar",
+        file_name: &file,
+        what: "the RTL bundle",
+    };
+    download.send(&state).await
+}
+
+/// The submission, when the caller is its submitter or an organizer (else 403,
+/// or 404 when they may not know it exists).
+async fn private_access(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    what: &str,
+) -> ApiResult<Access> {
+    let access = access(state, caller, id).await?;
+    if !access.private {
+        return Err(ApiError::Forbidden(format!(
+            "only the submitter and the organizers may download {what}"
+        )));
+    }
+    Ok(access)
+}
+
+/// A content-addressed object sent as a file download.
+struct Download<'a> {
+    prefix: &'a str,
+    sha256: &'a str,
+    content_type: &'static str,
+    file_name: &'a str,
+    what: &'a str,
+}
+
+impl Download<'_> {
+    async fn send(&self, state: &AppState) -> ApiResult<Response> {
+        let key = datasets::store::content_path(self.prefix, self.sha256);
+        let bytes = datasets::store::get_bytes(state.store.as_ref(), &key)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("reading {}: {e}", self.what)))?;
+        Ok((
+            [
+                (header::CONTENT_TYPE, self.content_type.to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}\"", self.file_name),
+                ),
+                (header::ETAG, format!("\"{}\"", self.sha256)),
+            ],
+            bytes,
+        )
+            .into_response())
+    }
 }
 
 async fn cancel(
