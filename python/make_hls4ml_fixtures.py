@@ -843,13 +843,13 @@ FIXTURES: list[Fixture] = [
             },
         },
     ),
-    # ---- known divergences: each demonstrates one documented difference ----
     Fixture(
-        name="known_bn_after_conv_unfused",
+        name="conv1d_bn_explicit_result",
         description="Conv1D on [1,3,16]: Conv(4,k3,pad1) with an explicit result type -> BatchNormalization with "
         "its own scale/bias/result types -> Relu. hls4ml keeps the BatchNormalization as a separate layer "
-        "because the Conv result type is set.",
-        covers=["BatchNormalization separate after Conv"],
+        "because the Conv result type is set (FuseBatchNormalization only fuses after an 'auto' result); the "
+        "toolflow keeps it because the BN has its own precision entry (cleanup.rs).",
+        covers=["Conv1D", "BatchNormalization separate after Conv with explicit result"],
         in_shape=[3, 16],
         build=lambda n: (n.conv(4, 3, pads=[1, 1]), n.bn(), n.relu()),
         hls_config={
@@ -862,13 +862,31 @@ FIXTURES: list[Fixture] = [
                 "Relu_0": P(result="ufixed<10,4,RND,SAT>"),
             },
         },
-        known_divergence="BatchNormalization directly after a Conv/Gemm: hls4ml folds it only when the "
-        "producer's result type is 'auto' (FuseBatchNormalization matches UnspecifiedPrecisionType); with an "
-        "explicit result type it stays a separate layer (Conv output cast to its result type, then x*scale + "
-        "bias with scale/bias quantized to their own types, cast to the BN result type). The toolflow folds BN "
-        "into the producer unconditionally in cleanup.rs (before the configuration is consulted), so the "
-        "LayerName entry of the BN node is ignored and the Conv's result type applies after the folded BN; "
-        "our configuration format cannot express an unfolded BN after Conv/Gemm.",
+    ),
+    Fixture(
+        name="dense_bn_explicit_result",
+        description="Gemm 12->10 with an explicit result type fixed<11,4,RND_CONV,SAT> -> BatchNormalization "
+        "(scale fixed<9,2,RND>, bias fixed<9,3,RND>, result fixed<12,4,RND,SAT>) -> Relu -> Gemm 10->4 with an "
+        "explicit result fixed<12,5,TRN,WRAP> -> BatchNormalization (result fixed<14,6,RND_ZERO,SAT_SYM>). "
+        "Both BNs stay separate hls4ml layers because their producers' result types are set.",
+        covers=["Gemm", "BatchNormalization separate after Dense with explicit result", "RND_CONV", "RND_ZERO",
+                "SAT_SYM", "WRAP"],
+        in_shape=[12],
+        build=lambda n: (n.gemm(10), n.bn(), n.relu(), n.gemm(4), n.bn()),
+        hls_config={
+            "default": "fixed<16,6>", "layers": {
+                "global_in": P(result="fixed<10,3,RND,SAT>"),
+                "MatMul_0": P(weight="fixed<9,2,RND>", bias="fixed<9,3,RND>", accum="fixed<20,8>",
+                              result="fixed<11,4,RND_CONV,SAT>"),
+                "BatchNormalization_0": P(scale="fixed<9,2,RND>", bias="fixed<9,3,RND>",
+                                          result="fixed<12,4,RND,SAT>"),
+                "Relu_0": P(result="ufixed<12,4,RND,SAT>"),
+                "MatMul_1": P(weight="fixed<9,2,RND>", bias="fixed<9,3,RND>", accum="fixed<20,8>",
+                              result="fixed<12,5>"),
+                "BatchNormalization_1": P(scale="fixed<9,2,RND>", bias="fixed<9,3,RND>",
+                                          result="fixed<14,6,RND_ZERO,SAT_SYM>"),
+            },
+        },
     ),
     Fixture(
         name="decimal_weight_text_trn",

@@ -81,7 +81,7 @@ pub(crate) fn compile_onnx(
         return bdt::compiled(bdt::onnx_ml::parse(onnx, limits)?, config);
     }
     let mut graph = onnx::graph::parse(onnx, limits)?;
-    cleanup::cleanup(&mut graph)?;
+    cleanup::cleanup(&mut graph, config)?;
     let ir = lower::lower(&graph, config, limits)?;
     let summary = summary::summarize(&ir);
     Ok(CompiledModel {
