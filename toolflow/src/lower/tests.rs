@@ -506,3 +506,57 @@ fn clear_errors() {
             .contains("limit")
     );
 }
+
+/// Gemm `fc` (w 1, bias 0.25, result fixed<8,7>: one fraction bit) -> BN `bn` (scale 2, shift 0).
+fn gemm_bn_model() -> Vec<u8> {
+    let b = ModelBuilder::new("x", &[-1, 1])
+        .init("W", &[1, 1], &[1.0])
+        .init("B", &[1], &[0.25])
+        .init("g", &[1], &[2.0])
+        .init("beta", &[1], &[0.0])
+        .init("mean", &[1], &[0.0])
+        .init("var", &[1], &[1.0])
+        .node("Gemm", &["x", "W", "B"], &["c"], vec![])
+        .node(
+            "BatchNormalization",
+            &["c", "g", "beta", "mean", "var"],
+            &["y"],
+            vec![attr_f("epsilon", 0.0)],
+        )
+        .output("y");
+    let mut m = b.model();
+    if let Some(g) = m.graph.as_mut() {
+        g.node[0].name = "fc".into();
+        g.node[1].name = "bn".into();
+    }
+    prost::Message::encode_to_vec(&m)
+}
+
+#[test]
+fn batchnorm_with_own_precision_stays_separate_and_takes_the_gemm_bias() {
+    let fc =
+        "  fc: {Precision: {weight: 'fixed<8,4>', bias: 'fixed<8,4>', result: 'fixed<8,7>'}}\n";
+    let bn =
+        "  bn: {Precision: {weight: 'fixed<8,4>', bias: 'fixed<8,4>', result: 'fixed<16,8>'}}\n";
+    let head = "Model: {Precision: 'fixed<16,6>'}\nLayerName:\n";
+    let run = |text: &str| {
+        let cfg = PrecisionConfig::parse(text).unwrap();
+        let m = compile(&gemm_bn_model(), Some(&cfg), &Limits::default()).unwrap();
+        let binaries = m
+            .summary()
+            .layers
+            .iter()
+            .filter(|l| l.kind == "Binary")
+            .count();
+        (binaries, m.simulate_f32(&[0.25, 0.75], 2).unwrap())
+    };
+    // No BN entry: folded (hls4ml: producer result 'auto'): w' = 2, b' = 0.5,
+    // then the Gemm's result type: 0.25 -> 1.0, 0.75 -> 2.0.
+    assert_eq!(run(&format!("{head}{fc}")), (0, vec![1.0, 2.0]));
+    // BN entry: kept (hls4ml: explicit producer result); the Gemm accumulates
+    // without its bias (0.25 -> 0, 0.75 -> 0.5 at one fraction bit) and the BN
+    // adds 2 * 0.25: 0.5 and 1.5.
+    let (binaries, y) = run(&format!("{head}{fc}{bn}"));
+    assert!(binaries >= 1, "BN lowered as a per-channel scale and shift");
+    assert_eq!(y, vec![0.5, 1.5]);
+}
