@@ -6,7 +6,7 @@
 pub mod accounts;
 mod api;
 pub mod auth;
-mod cache;
+pub mod cache;
 pub mod error;
 mod health;
 pub mod leaderboard;
@@ -89,6 +89,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     tokio::spawn(maintenance::run(state.clone(), shutdown.clone()));
+    tokio::spawn(cache::listen(state.pool.clone(), shutdown.clone()));
     // The peer address feeds the per-IP submission rate limit.
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)

@@ -92,3 +92,79 @@ async fn cached_leaderboards_change_with_the_results() {
     let d = app.get(BOARD, None).await;
     assert_eq!(ranked(&d), 1, "the new result is missing: {}", d.text());
 }
+
+/// With the server listening to the database's notifications, a cached board
+/// is served without the version query, and a committed change (here a
+/// disqualification) ends that within moments; without the listener the
+/// version check takes over again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notified_boards_skip_the_database_until_a_change() {
+    let app = app().await;
+    app.toy_dataset().await;
+    let organizer = app
+        .user("olga", &["read", "submit", "organize"], false)
+        .await;
+    let bob = app.user("bob", &["read", "submit"], false).await;
+    let r = app
+        .post(
+            "/api/v1/challenges",
+            Some(&organizer),
+            "application/yaml",
+            CHALLENGE.into(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let first = submit(&app, &bob, &[1.0, 0.0, 0.0, 0.0]).await;
+    run_worker_until_done(&app).await;
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    let listening = tokio::spawn(server::cache::listen(app.db.pool.clone(), stop.clone()));
+    let key = server::cache::key(&app.db.pool, "toy-cached", None);
+    let state = server::cache::notifications(&key.0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !state.is_live() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listener never connected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        server::cache::get_notified(&key).is_none(),
+        "nothing cached yet"
+    );
+    let a = app.get(BOARD, None).await;
+    assert_eq!(ranked(&a), 1, "{}", a.text());
+    let cached = server::cache::get_notified(&key).expect("served from the cache alone");
+    assert_eq!(cached.as_ref(), a.body.as_slice());
+
+    let r = app
+        .post(
+            &format!("/api/v1/submissions/{first}/disqualify"),
+            Some(&organizer),
+            "application/json",
+            br#"{"reason": "test"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server::cache::get_notified(&key).is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change was never notified"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let b = app.get(BOARD, None).await;
+    assert_eq!(ranked(&b), 0, "{}", b.text());
+    assert!(server::cache::get_notified(&key).is_some(), "cached again");
+
+    stop.cancel();
+    listening.await.unwrap();
+    assert!(!state.is_live());
+    assert!(
+        server::cache::get_notified(&key).is_none(),
+        "without the listener, the version is checked again"
+    );
+    assert_eq!(ranked(&app.get(BOARD, None).await), 0);
+}

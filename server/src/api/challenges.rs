@@ -222,11 +222,17 @@ async fn leaderboard_json(
     Path(slug): Path<String>,
     Query(query): Query<PhaseQuery>,
 ) -> ApiResult<Response> {
+    let key = cache::key(&state.pool, &slug, query.phase.as_deref());
+    if let Some(body) = cache::get_notified(&key) {
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+    }
+    // Taken before the version and the build: a change during them starts a
+    // newer generation, so this board is not served past it.
+    let generation = cache::notifications(&key.0).generation();
     let version = db::challenges::results_version(&state.pool, &slug)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no challenge `{slug}`")))?;
-    let key = cache::key(&state.pool, &slug, query.phase.as_deref());
-    let body = match cache::get(&key, &version) {
+    let body = match cache::get(&key, &version, generation) {
         Some(body) => body,
         None => {
             let board = visible_leaderboard(&state, &caller, &slug, query.phase).await?;
@@ -234,7 +240,7 @@ async fn leaderboard_json(
                 serde_json::to_vec(&board).map_err(|e| ApiError::Unavailable(e.to_string()))?;
             let body = Bytes::from(json);
             if board.visibility != Visibility::Hidden || board.published {
-                cache::put(key, version, body.clone());
+                cache::put(key, version, generation, body.clone());
             }
             body
         }
