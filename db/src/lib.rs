@@ -6,8 +6,8 @@
 
 pub mod audit;
 pub mod challenges;
-pub mod content_locks;
 pub mod cluster;
+pub mod content_locks;
 pub mod datasets;
 pub mod error;
 pub mod jobs;
