@@ -43,7 +43,9 @@ use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{GetOptions, GetRange, ObjectStore};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
+};
 use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -897,6 +899,41 @@ async fn rows(
     Ok(personal(Json(body).into_response(), full))
 }
 
+/// Parsed footers (with page indexes) of stored Parquet files, by content digest:
+/// files are content-addressed, so an entry never goes stale. At most
+/// [`FOOTERS`] are kept (the map is cleared when full).
+fn footers() -> &'static std::sync::Mutex<std::collections::HashMap<String, ArrowReaderMetadata>> {
+    static FOOTERS_BY_DIGEST: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, ArrowReaderMetadata>>,
+    > = std::sync::OnceLock::new();
+    FOOTERS_BY_DIGEST.get_or_init(Default::default)
+}
+
+const FOOTERS: usize = 1024;
+
+/// The footer of a stored file: from memory, or read once from the store.
+async fn footer(
+    reader: &mut ParquetObjectReader,
+    sha256: &str,
+) -> parquet::errors::Result<ArrowReaderMetadata> {
+    let cached = footers()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(sha256)
+        .cloned();
+    if let Some(metadata) = cached {
+        return Ok(metadata);
+    }
+    let options = ArrowReaderOptions::new().with_page_index(true);
+    let metadata = ArrowReaderMetadata::load_async(reader, options).await?;
+    let mut cache = footers().lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= FOOTERS {
+        cache.clear();
+    }
+    cache.insert(sha256.to_owned(), metadata.clone());
+    Ok(metadata)
+}
+
 /// Rows `a..b` of a stored Parquet file, only the named columns, reading only the row
 /// groups (and, through the offset index, the pages) that hold them.
 async fn read_rows(
@@ -908,13 +945,11 @@ async fn read_rows(
 ) -> ApiResult<Vec<RecordBatch>> {
     let key = datasets::store::content_path(ops::datasets::DATASETS_PREFIX, &file.sha256);
     let path = StorePath::parse(&key).map_err(|e| internal("object key", e))?;
-    let reader = ParquetObjectReader::new(store, path).with_file_size(file.size);
-    let builder = ParquetRecordBatchStreamBuilder::new_with_options(
-        reader,
-        ArrowReaderOptions::new().with_page_index(true),
-    )
-    .await
-    .map_err(|e| internal(&format!("opening {key}"), e))?;
+    let mut reader = ParquetObjectReader::new(store, path).with_file_size(file.size);
+    let metadata = footer(&mut reader, &file.sha256)
+        .await
+        .map_err(|e| internal(&format!("opening {key}"), e))?;
+    let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
     let mut groups = Vec::new();
     let (mut first_start, mut selected_rows, mut at) = (None, 0u64, 0u64);
     for (i, rg) in builder.metadata().row_groups().iter().enumerate() {
