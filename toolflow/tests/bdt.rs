@@ -14,7 +14,7 @@ use toolflow::hw::cosim::{self, Simulator};
 use toolflow::hw::devices;
 use toolflow::hw::estimate;
 use toolflow::hw::rtl::{self, NetOptions};
-use toolflow::hw::tools::{self, RunLimits};
+use toolflow::hw::tools;
 use toolflow::{CompiledModel, Family, Limits, PrecisionConfig, compile};
 
 const SIZES: &[&str] = &["bdt_small", "bdt_medium", "bdt_large"];
@@ -116,23 +116,16 @@ fn rtl_matches_simulator_in_verilator() {
     for name in ["bdt_small", "bdt_large"] {
         let model = load(name);
         let design = rtl::generate(&model, "bdt_top", dev, 5.0, &NetOptions::default()).unwrap();
-        // The fixture rows (threshold ties included), then random vectors.
-        let mut st = cosim::stimulus(&model, n, 1, Some(&x)).unwrap();
-        let random = cosim::stimulus(&model, 1000, 3, None).unwrap();
-        st.n += random.n;
-        st.floats.extend(random.floats);
-        for (a, b) in st.rtl_inputs.iter_mut().zip(random.rtl_inputs) {
-            a.extend(b);
-        }
-        for (a, b) in st.expected.iter_mut().zip(random.expected) {
-            a.extend(b);
-        }
+        let st = common::fixture_rows_then_random(&model, &x, n, 3);
         let work = std::env::temp_dir().join(format!("arena-bdt-{}-{name}", std::process::id()));
-        let limits = RunLimits {
-            timeout_s: 600,
-            memory_mib: 8 << 10,
-        };
-        let r = cosim::run_stimulus(&design, &st, Simulator::Verilator, limits, &work).unwrap();
+        let r = cosim::run_stimulus(
+            &design,
+            &st,
+            Simulator::Verilator,
+            common::COSIM_LIMITS,
+            &work,
+        )
+        .unwrap();
         eprintln!(
             "{name}: {} vectors, {} mismatches, latency {:?} (schedule {})",
             r.vectors,

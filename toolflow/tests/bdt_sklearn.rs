@@ -12,6 +12,8 @@
 //! exported with skl2onnx 1.20, with conifer 1.11's outputs (cpp backend,
 //! ap_fixed) on 300 inputs.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use prost::Message;
@@ -19,7 +21,7 @@ use toolflow::hw::cosim::{self, Simulator};
 use toolflow::hw::devices;
 use toolflow::hw::estimate;
 use toolflow::hw::rtl::{self, NetOptions};
-use toolflow::hw::tools::{self, RunLimits};
+use toolflow::hw::tools;
 use toolflow::onnx::build::{attr_i, attr_ints, attr_s};
 use toolflow::onnx::proto::{
     AttributeProto, DimValue, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
@@ -177,23 +179,16 @@ fn rtl_matches_simulator_in_verilator() {
     for name in ["skl_rf_medium", "skl_et_multitarget"] {
         let model = load(name);
         let design = rtl::generate(&model, "skl_top", dev, 5.0, &NetOptions::default()).unwrap();
-        // The fixture rows (threshold ties included), then random vectors.
-        let mut st = cosim::stimulus(&model, n, 1, Some(&x)).unwrap();
-        let random = cosim::stimulus(&model, 1000, 3, None).unwrap();
-        st.n += random.n;
-        st.floats.extend(random.floats);
-        for (a, b) in st.rtl_inputs.iter_mut().zip(random.rtl_inputs) {
-            a.extend(b);
-        }
-        for (a, b) in st.expected.iter_mut().zip(random.expected) {
-            a.extend(b);
-        }
+        let st = common::fixture_rows_then_random(&model, &x, n, 3);
         let work = std::env::temp_dir().join(format!("arena-skl-{}-{name}", std::process::id()));
-        let limits = RunLimits {
-            timeout_s: 600,
-            memory_mib: 8 << 10,
-        };
-        let r = cosim::run_stimulus(&design, &st, Simulator::Verilator, limits, &work).unwrap();
+        let r = cosim::run_stimulus(
+            &design,
+            &st,
+            Simulator::Verilator,
+            common::COSIM_LIMITS,
+            &work,
+        )
+        .unwrap();
         eprintln!(
             "{name}: {} vectors, {} mismatches, latency {:?} (schedule {})",
             r.vectors,

@@ -13,7 +13,7 @@ use toolflow::hw::cosim::{self, Simulator};
 use toolflow::hw::devices;
 use toolflow::hw::estimate;
 use toolflow::hw::rtl::{self, NetOptions, net::Op};
-use toolflow::hw::tools::{self, RunLimits};
+use toolflow::hw::tools;
 use toolflow::kan::Kan;
 use toolflow::{CompiledModel, Family, Limits, PrecisionConfig, compile};
 
@@ -160,22 +160,9 @@ fn rtl_maps_tables_to_roms_and_matches_the_simulator() {
             );
             continue;
         };
-        let mut st = cosim::stimulus(&model, n, 1, Some(&x)).unwrap();
-        let random = cosim::stimulus(&model, 1000, 5, None).unwrap();
-        st.n += random.n;
-        st.floats.extend(random.floats);
-        for (a, b) in st.rtl_inputs.iter_mut().zip(random.rtl_inputs) {
-            a.extend(b);
-        }
-        for (a, b) in st.expected.iter_mut().zip(random.expected) {
-            a.extend(b);
-        }
+        let st = common::fixture_rows_then_random(&model, &x, n, 5);
         let work = std::env::temp_dir().join(format!("arena-kan-{}-{name}", std::process::id()));
-        let limits = RunLimits {
-            timeout_s: 600,
-            memory_mib: 8 << 10,
-        };
-        let r = cosim::run_stimulus(&design, &st, simulator, limits, &work).unwrap();
+        let r = cosim::run_stimulus(&design, &st, simulator, common::COSIM_LIMITS, &work).unwrap();
         eprintln!(
             "{name}: {:?}: {} vectors, {} mismatches, latency {:?} (schedule {}), compile {:.1} s, run {:.1} s",
             r.simulator,

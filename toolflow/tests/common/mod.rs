@@ -1,5 +1,8 @@
 //! Pieces shared by the toolflow's integration tests.
 
+// Each test binary uses some of these.
+#![allow(dead_code)]
+
 use toolflow::{Limits, compile};
 
 /// Compiles `rounds` byte mutations of a JSON model file (1 to 4 bytes each
@@ -33,3 +36,31 @@ pub fn json_mutants(original: &[u8], seed: u64, rounds: usize, x: &[f32]) -> (us
     eprintln!("{ok} mutants compiled, {refused} refused");
     (ok, refused)
 }
+
+/// Co-simulation stimulus: the `n` fixture rows of `x` first (their threshold
+/// ties included), then 1,000 random vectors from `seed`.
+pub fn fixture_rows_then_random(
+    model: &toolflow::CompiledModel,
+    x: &[f32],
+    n: usize,
+    seed: u64,
+) -> toolflow::hw::cosim::Stimulus {
+    use toolflow::hw::cosim::stimulus;
+    let mut st = stimulus(model, n, 1, Some(x)).unwrap();
+    let random = stimulus(model, 1000, seed, None).unwrap();
+    st.n += random.n;
+    st.floats.extend(random.floats);
+    for (a, b) in st.rtl_inputs.iter_mut().zip(random.rtl_inputs) {
+        a.extend(b);
+    }
+    for (a, b) in st.expected.iter_mut().zip(random.expected) {
+        a.extend(b);
+    }
+    st
+}
+
+/// Limits of one co-simulation run in the tests.
+pub const COSIM_LIMITS: toolflow::hw::tools::RunLimits = toolflow::hw::tools::RunLimits {
+    timeout_s: 600,
+    memory_mib: 8 << 10,
+};
