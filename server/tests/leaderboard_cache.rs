@@ -44,8 +44,15 @@ fn ranked(app_board: &Response) -> usize {
     app_board.json()["rows"].as_array().unwrap().len()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cached_leaderboards_change_with_the_results() {
+/// The challenge with bob's first submission evaluated.
+struct Board {
+    app: App,
+    organizer: String,
+    bob: String,
+    first: String,
+}
+
+async fn board_with_one_entry() -> Board {
     let app = app().await;
     app.toy_dataset().await;
     let organizer = app
@@ -63,6 +70,22 @@ async fn cached_leaderboards_change_with_the_results() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let first = submit(&app, &bob, &[1.0, 0.0, 0.0, 0.0]).await;
     run_worker_until_done(&app).await;
+    Board {
+        app,
+        organizer,
+        bob,
+        first,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_leaderboards_change_with_the_results() {
+    let Board {
+        app,
+        organizer,
+        bob,
+        first,
+    } = board_with_one_entry().await;
 
     let a = app.get(BOARD, None).await;
     let b = app.get(BOARD, None).await;
@@ -99,23 +122,12 @@ async fn cached_leaderboards_change_with_the_results() {
 /// version check takes over again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notified_boards_skip_the_database_until_a_change() {
-    let app = app().await;
-    app.toy_dataset().await;
-    let organizer = app
-        .user("olga", &["read", "submit", "organize"], false)
-        .await;
-    let bob = app.user("bob", &["read", "submit"], false).await;
-    let r = app
-        .post(
-            "/api/v1/challenges",
-            Some(&organizer),
-            "application/yaml",
-            CHALLENGE.into(),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let first = submit(&app, &bob, &[1.0, 0.0, 0.0, 0.0]).await;
-    run_worker_until_done(&app).await;
+    let Board {
+        app,
+        organizer,
+        first,
+        ..
+    } = board_with_one_entry().await;
 
     let stop = tokio_util::sync::CancellationToken::new();
     let listening = tokio::spawn(server::cache::listen(app.db.pool.clone(), stop.clone()));
