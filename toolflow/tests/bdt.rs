@@ -10,10 +10,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use toolflow::hw::cosim::{self, Simulator};
-use toolflow::hw::devices;
-use toolflow::hw::estimate;
-use toolflow::hw::rtl::{self, NetOptions};
 use toolflow::hw::tools;
 use toolflow::{CompiledModel, Family, Limits, PrecisionConfig, compile};
 
@@ -23,20 +19,6 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bdt")
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn floats(v: &serde_json::Value, key: &str) -> Vec<f64> {
-    v[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
 fn load(name: &str) -> CompiledModel {
     let bytes = std::fs::read(dir().join(format!("{name}.json"))).unwrap();
     let yaml = std::fs::read_to_string(dir().join(format!("{name}.yaml"))).unwrap();
@@ -44,13 +26,8 @@ fn load(name: &str) -> CompiledModel {
     compile(&bytes, Some(&cfg), &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// The fixture inputs as f32 (written as shortest float32 decimals).
 fn inputs() -> (Vec<f32>, usize) {
-    let v = json(&dir().join("inputs.json"));
-    let x: Vec<f32> = floats(&v, "x").into_iter().map(|x| x as f32).collect();
-    let rows = v["rows"].as_u64().unwrap() as usize;
-    assert_eq!(x.len(), rows * v["features"].as_u64().unwrap() as usize);
-    (x, rows)
+    common::fixture_inputs(&dir().join("inputs.json"))
 }
 
 #[test]
@@ -63,7 +40,10 @@ fn simulator_equals_conifer_emulation() {
             "{name}: not read as BDT"
         );
         assert_eq!(model.input_shape(), &[12, 7]);
-        let expected = floats(&json(&dir().join(format!("{name}.expected.json"))), "y");
+        let expected = common::floats(
+            &common::json(&dir().join(format!("{name}.expected.json"))),
+            "y",
+        );
         assert_eq!(expected.len(), n);
         let raw = model.simulate_raw(&x, n).unwrap();
         let frac = raw.types[0].frac;
@@ -89,16 +69,8 @@ fn simulator_equals_conifer_emulation() {
 
 #[test]
 fn estimate_has_no_dsp_and_tree_latency() {
-    let dev = devices::device("xc7a35t").unwrap();
     for name in SIZES {
-        let model = load(name);
-        let e = estimate::estimate(&model, dev, 10.0).unwrap();
-        eprintln!(
-            "{name}: {} LUT {} FF {} DSP, {} cycles, {} nodes",
-            e.lut, e.ff, e.dsp, e.latency_cycles, e.nodes
-        );
-        assert_eq!(e.dsp, 0);
-        assert!(e.lut > 0 && e.latency_cycles >= 1 && e.latency_cycles <= 12);
+        common::assert_tree_estimate(&load(name), name, 12);
     }
 }
 
@@ -112,31 +84,8 @@ fn rtl_matches_simulator_in_verilator() {
         return;
     }
     let (x, n) = inputs();
-    let dev = devices::device("xc7a35t").unwrap();
     for name in ["bdt_small", "bdt_large"] {
-        let model = load(name);
-        let design = rtl::generate(&model, "bdt_top", dev, 5.0, &NetOptions::default()).unwrap();
-        let st = common::fixture_rows_then_random(&model, &x, n, 3);
-        let work = std::env::temp_dir().join(format!("arena-bdt-{}-{name}", std::process::id()));
-        let r = cosim::run_stimulus(
-            &design,
-            &st,
-            Simulator::Verilator,
-            common::COSIM_LIMITS,
-            &work,
-        )
-        .unwrap();
-        eprintln!(
-            "{name}: {} vectors, {} mismatches, latency {:?} (schedule {})",
-            r.vectors,
-            r.mismatches,
-            r.latency_measured,
-            design.latency()
-        );
-        assert_eq!(r.mismatches, 0, "{name}: {:?}", r.first_mismatches);
-        assert_eq!(r.latency_measured, Some(design.latency()));
-        assert!(!design.verilog.contains(" * "));
-        let _ = std::fs::remove_dir_all(&work);
+        common::assert_tree_rtl_matches(&load(name), name, &x, n);
     }
 }
 

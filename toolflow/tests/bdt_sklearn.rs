@@ -17,10 +17,6 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use prost::Message;
-use toolflow::hw::cosim::{self, Simulator};
-use toolflow::hw::devices;
-use toolflow::hw::estimate;
-use toolflow::hw::rtl::{self, NetOptions};
 use toolflow::hw::tools;
 use toolflow::onnx::build::{attr_i, attr_ints, attr_s};
 use toolflow::onnx::proto::{
@@ -42,20 +38,6 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bdt_sklearn")
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn floats(v: &serde_json::Value, key: &str) -> Vec<f64> {
-    v[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
 fn config(name: &str) -> PrecisionConfig {
     let yaml = std::fs::read_to_string(dir().join(format!("{name}.yaml"))).unwrap();
     PrecisionConfig::parse(&yaml).unwrap()
@@ -70,13 +52,8 @@ fn load(name: &str) -> CompiledModel {
         .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// The fixture inputs as f32 (written as shortest float32 decimals).
 fn inputs() -> (Vec<f32>, usize) {
-    let v = json(&dir().join("inputs.json"));
-    let x: Vec<f32> = floats(&v, "x").into_iter().map(|x| x as f32).collect();
-    let rows = v["rows"].as_u64().unwrap() as usize;
-    assert_eq!(x.len(), rows * v["features"].as_u64().unwrap() as usize);
-    (x, rows)
+    common::fixture_inputs(&dir().join("inputs.json"))
 }
 
 #[test]
@@ -92,7 +69,10 @@ fn simulator_equals_conifer_emulation() {
         assert_eq!(model.output_len(), outputs, "{name}");
         let op = &model.summary().layers[1].op;
         assert!(op.starts_with("ONNX-ML"), "{name}: {op}");
-        let expected = floats(&json(&dir().join(format!("{name}.expected.json"))), "y");
+        let expected = common::floats(
+            &common::json(&dir().join(format!("{name}.expected.json"))),
+            "y",
+        );
         assert_eq!(expected.len(), n * outputs);
         let raw = model.simulate_raw(&x, n).unwrap();
         let frac = raw.types[0].frac;
@@ -152,16 +132,8 @@ fn threshold_ties_follow_leq() {
 
 #[test]
 fn estimate_has_no_dsp_and_tree_latency() {
-    let dev = devices::device("xc7a35t").unwrap();
     for &(name, _) in MODELS {
-        let model = load(name);
-        let e = estimate::estimate(&model, dev, 10.0).unwrap();
-        eprintln!(
-            "{name}: {} LUT {} FF {} DSP, {} cycles, {} nodes",
-            e.lut, e.ff, e.dsp, e.latency_cycles, e.nodes
-        );
-        assert_eq!(e.dsp, 0);
-        assert!(e.lut > 0 && e.latency_cycles >= 1 && e.latency_cycles <= 14);
+        common::assert_tree_estimate(&load(name), name, 14);
     }
 }
 
@@ -175,31 +147,8 @@ fn rtl_matches_simulator_in_verilator() {
         return;
     }
     let (x, n) = inputs();
-    let dev = devices::device("xc7a35t").unwrap();
     for name in ["skl_rf_medium", "skl_et_multitarget"] {
-        let model = load(name);
-        let design = rtl::generate(&model, "skl_top", dev, 5.0, &NetOptions::default()).unwrap();
-        let st = common::fixture_rows_then_random(&model, &x, n, 3);
-        let work = std::env::temp_dir().join(format!("arena-skl-{}-{name}", std::process::id()));
-        let r = cosim::run_stimulus(
-            &design,
-            &st,
-            Simulator::Verilator,
-            common::COSIM_LIMITS,
-            &work,
-        )
-        .unwrap();
-        eprintln!(
-            "{name}: {} vectors, {} mismatches, latency {:?} (schedule {})",
-            r.vectors,
-            r.mismatches,
-            r.latency_measured,
-            design.latency()
-        );
-        assert_eq!(r.mismatches, 0, "{name}: {:?}", r.first_mismatches);
-        assert_eq!(r.latency_measured, Some(design.latency()));
-        assert!(!design.verilog.contains(" * "));
-        let _ = std::fs::remove_dir_all(&work);
+        common::assert_tree_rtl_matches(&load(name), name, &x, n);
     }
 }
 

@@ -23,11 +23,6 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
 fn load(name: &str) -> CompiledModel {
     let bytes = std::fs::read(fixtures().join(format!("kan/{name}.json"))).unwrap();
     compile(&bytes, None, &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -42,14 +37,7 @@ fn kan(model: &CompiledModel) -> &Kan {
 
 /// The shared fixture inputs (python/make_bdt_fixtures.py): 300 rows of 84 values.
 fn inputs() -> (Vec<f32>, usize) {
-    let v = json(&fixtures().join("bdt/inputs.json"));
-    let x: Vec<f32> = v["x"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    (x, v["rows"].as_u64().unwrap() as usize)
+    common::fixture_inputs(&fixtures().join("bdt/inputs.json"))
 }
 
 /// The tables in the reference script's canonical text (all-zero tables written out).
@@ -78,7 +66,7 @@ fn simulator_equals_python_reference() {
     let (x, n) = inputs();
     for name in MODELS {
         let model = load(name);
-        let expected = json(&fixtures().join(format!("kan/{name}.expected.json")));
+        let expected = common::json(&fixtures().join(format!("kan/{name}.expected.json")));
         assert_eq!(
             tables_sha256(kan(&model)),
             expected["tables_sha256"].as_str().unwrap(),

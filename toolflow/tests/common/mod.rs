@@ -64,3 +64,72 @@ pub const COSIM_LIMITS: toolflow::hw::tools::RunLimits = toolflow::hw::tools::Ru
     timeout_s: 600,
     memory_mib: 8 << 10,
 };
+
+/// A JSON fixture file.
+pub fn json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The numbers of array `key` of a JSON fixture.
+pub fn floats(v: &serde_json::Value, key: &str) -> Vec<f64> {
+    v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// Fixture inputs (`x`, written as shortest float32 decimals, and `rows`) as f32.
+pub fn fixture_inputs(path: &std::path::Path) -> (Vec<f32>, usize) {
+    let v = json(path);
+    let x: Vec<f32> = floats(&v, "x").into_iter().map(|x| x as f32).collect();
+    let rows = v["rows"].as_u64().unwrap() as usize;
+    if let Some(features) = v["features"].as_u64() {
+        assert_eq!(x.len(), rows * features as usize);
+    }
+    (x, rows)
+}
+
+/// A tree ensemble's estimate: no DSP, some LUTs, a latency of at most
+/// `max_cycles`.
+pub fn assert_tree_estimate(model: &toolflow::CompiledModel, name: &str, max_cycles: u32) {
+    let dev = toolflow::hw::devices::device("xc7a35t").unwrap();
+    let e = toolflow::hw::estimate::estimate(model, dev, 10.0).unwrap();
+    eprintln!(
+        "{name}: {} LUT {} FF {} DSP, {} cycles, {} nodes",
+        e.lut, e.ff, e.dsp, e.latency_cycles, e.nodes
+    );
+    assert_eq!(e.dsp, 0);
+    assert!(e.lut > 0 && e.latency_cycles >= 1 && e.latency_cycles <= max_cycles);
+}
+
+/// A tree ensemble's RTL in Verilator on the fixture rows and random vectors:
+/// no mismatch, the scheduled latency, no multiplier.
+pub fn assert_tree_rtl_matches(model: &toolflow::CompiledModel, name: &str, x: &[f32], n: usize) {
+    use toolflow::hw::cosim::{self, Simulator};
+    let dev = toolflow::hw::devices::device("xc7a35t").unwrap();
+    let design = toolflow::hw::rtl::generate(
+        model,
+        "tree_top",
+        dev,
+        5.0,
+        &toolflow::hw::rtl::NetOptions::default(),
+    )
+    .unwrap();
+    let st = fixture_rows_then_random(model, x, n, 3);
+    let work = std::env::temp_dir().join(format!("arena-trees-{}-{name}", std::process::id()));
+    let r = cosim::run_stimulus(&design, &st, Simulator::Verilator, COSIM_LIMITS, &work).unwrap();
+    eprintln!(
+        "{name}: {} vectors, {} mismatches, latency {:?} (schedule {})",
+        r.vectors,
+        r.mismatches,
+        r.latency_measured,
+        design.latency()
+    );
+    assert_eq!(r.mismatches, 0, "{name}: {:?}", r.first_mismatches);
+    assert_eq!(r.latency_measured, Some(design.latency()));
+    assert!(!design.verilog.contains(" * "));
+    let _ = std::fs::remove_dir_all(&work);
+}
