@@ -343,6 +343,15 @@ pub fn estimate_with(
     Ok(est)
 }
 
+/// The estimate of a design already generated: its netlist and schedule
+/// priced, without building them again (`elapsed_ms` is left to the caller,
+/// who knows what the build cost).
+pub fn estimate_design(design: &rtl::Design, device: &Device, c: &Coefficients) -> Estimate {
+    let mut e = price(&design.net, &design.schedule, device, design.clock_ns, c);
+    e.notes = design.notes.clone();
+    e
+}
+
 /// Per-layer fallback for models whose netlist would be too large.
 fn formula(model: &CompiledModel, device: &Device, clock_ns: f64, why: String) -> Estimate {
     use crate::ir::LayerKind;

@@ -194,9 +194,10 @@ pub fn flow(
             opts.clock_ns
         )));
     }
-    let mut est =
-        estimate::estimate_with(model, device, opts.clock_ns, &opts.net, &Default::default())?;
+    let started = std::time::Instant::now();
     let design = rtl::generate(model, &opts.module, device, opts.clock_ns, &opts.net)?;
+    let mut est = estimate::estimate_design(&design, device, &Default::default());
+    est.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
     let mut skipped = Vec::new();
     let mut tool_versions = vec![(
         "toolflow".to_string(),
@@ -259,7 +260,6 @@ pub fn flow(
             },
         }
     };
-    est.notes.extend(design.notes.iter().cloned());
     let report = assemble(
         model_name,
         device,

@@ -1,6 +1,7 @@
 //! Hardware figures of a compiled model for the challenge's target: the
-//! analytical estimate (milliseconds, every submission). The report records
-//! the tier of each figure. Also the RTL bundle users download.
+//! analytical estimate (milliseconds, every submission), priced from the same
+//! generated design as the RTL bundle users download. The report records the
+//! tier of each figure.
 
 use challenges::Target;
 use scoring::HardwareFigures;
@@ -12,19 +13,39 @@ pub struct Hardware {
     pub figures: HardwareFigures,
     /// The hardware report (JSON), with the tier of each figure.
     pub report: Value,
+    /// The RTL bundle, or why there is none (a model too large for a netlist).
+    pub bundle: Result<Bundle, String>,
 }
 
-/// Estimate the design on the target. A model the estimator cannot price is a
-/// fault of the submission (reported with the reason).
+/// Generate and estimate the design on the target, and bundle its RTL (a tar,
+/// under the directory `root`, of what `arena rtl` writes: Verilog, testbench,
+/// Vivado script, constraints, report). A model too large for a netlist gets
+/// the per-layer formula and no bundle. A model the estimator cannot price is
+/// a fault of the submission (reported with the reason).
 pub fn figures(
     model: &toolflow::CompiledModel,
     target: &Target,
     synthesize: bool,
+    root: &str,
     log: &mut Log,
 ) -> Result<Hardware, String> {
+    use toolflow::hw::report::{FlowOptions, flow};
     let device = toolflow::hw::devices::device(&target.part).map_err(|e| e.to_string())?;
-    let estimate = toolflow::hw::estimate::estimate(model, device, target.clock_ns)
-        .map_err(|e| format!("hardware estimate: {e}"))?;
+    let opts = FlowOptions {
+        clock_ns: target.clock_ns,
+        ..Default::default()
+    };
+    // Without co-simulation or synthesis the flow writes nothing to its work
+    // directory.
+    let (estimate, bundle) = match flow(model, root, device, &opts, std::path::Path::new(root)) {
+        Ok(out) => (out.report.estimate.clone(), bundle(&out, root)),
+        Err(e @ toolflow::Error::Limit(_)) => {
+            let formula = toolflow::hw::estimate::estimate(model, device, target.clock_ns)
+                .map_err(|e| format!("hardware estimate: {e}"))?;
+            (formula, Err(e.to_string()))
+        }
+        Err(e) => return Err(format!("hardware estimate: {e}")),
+    };
     log.line(&format!(
         "estimate ({} ms, {}): {} LUT, {} FF, {} DSP, {} BRAM36, {} cycles = {:.1} ns, II {}",
         estimate.elapsed_ms.round(),
@@ -62,6 +83,7 @@ pub fn figures(
     };
     Ok(Hardware {
         figures,
+        bundle,
         report: json!({
             "tier": "estimate",
             "device": device_info,
@@ -79,24 +101,7 @@ pub fn figures(
     })
 }
 
-/// The RTL bundle: a tar, under the directory `root`, of what `arena rtl` writes
-/// (Verilog, testbench, Vivado script, constraints, report). Models too large for
-/// a netlist have none; the reason comes back as the error.
-pub fn rtl_bundle(
-    model: &toolflow::CompiledModel,
-    target: &Target,
-    root: &str,
-) -> Result<Bundle, String> {
-    use toolflow::hw::report::{FlowOptions, flow};
-    let device = toolflow::hw::devices::device(&target.part).map_err(|e| e.to_string())?;
-    let opts = FlowOptions {
-        clock_ns: target.clock_ns,
-        ..Default::default()
-    };
-    // Without co-simulation or synthesis the flow writes nothing to its work
-    // directory.
-    let out =
-        flow(model, root, device, &opts, std::path::Path::new(root)).map_err(|e| e.to_string())?;
+fn bundle(out: &toolflow::hw::report::FlowOutput, root: &str) -> Result<Bundle, String> {
     let files: Vec<(String, Vec<u8>)> = out
         .files()
         .map_err(|e| e.to_string())?

@@ -213,19 +213,20 @@ impl EvaluateHandler {
         self.advance(id, "synthesizing", log).await?;
         let (m, c, mut moved_log) = (model.clone(), shared_challenge.clone(), std::mem::take(log));
         let root = format!("submission-{id}-rtl");
-        let (hardware, bundle, returned_log) = blocking(move || {
-            let hardware = hardware::figures(&m, &c.target, c.synthesize, &mut moved_log)
+        let (hardware, returned_log) = blocking(move || {
+            let hardware = hardware::figures(&m, &c.target, c.synthesize, &root, &mut moved_log)
                 .map_err(Stop::Submission);
-            let bundle = hardware
-                .is_ok()
-                .then(|| hardware::rtl_bundle(&m, &c.target, &root));
-            Ok((hardware, bundle, moved_log))
+            Ok((hardware, moved_log))
         })
         .await?;
         *log = returned_log;
-        let hardware = hardware?;
+        let hardware::Hardware {
+            figures,
+            report,
+            bundle,
+        } = hardware?;
         let rtl = match bundle {
-            Some(Ok(bundle)) => {
+            Ok(bundle) => {
                 let size = bundle.tar.len();
                 let stored = datasets::store::put_content(
                     self.store.as_ref(),
@@ -241,11 +242,10 @@ impl EvaluateHandler {
                 ));
                 json!({ "sha256": stored.sha256, "bytes": size, "files": bundle.names })
             }
-            Some(Err(why)) => {
+            Err(why) => {
                 log.line(&format!("no RTL bundle: {why}"));
                 json!({ "skipped": why })
             }
-            None => Value::Null,
         };
 
         self.advance(id, "scoring", log).await?;
@@ -263,14 +263,14 @@ impl EvaluateHandler {
         log.line(&format!("{metric} = {value}"));
         let violations: Vec<String> = challenge
             .budget
-            .violations(&hardware.figures)
+            .violations(&figures)
             .into_iter()
             .map(|v| v.message)
             .collect();
         Ok(json!({
             "metrics": { metric.to_string(): value },
-            "hardware": hardware.figures,
-            "report": hardware.report,
+            "hardware": figures,
+            "report": report,
             "fits_budget": violations.is_empty(),
             "violations": violations,
             "rtl": rtl,
