@@ -50,14 +50,8 @@ struct Role {
     csrf: String,
 }
 
-async fn user(site: &Site, handle: &str, admin: bool) -> db::users::User {
-    db::users::ensure(&site.db.pool, handle, handle, admin)
-        .await
-        .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_route_for_every_role() {
+/// A site with the toy dataset published.
+async fn site_with_toy_dataset() -> Site {
     let site = site("http://arena.test", Default::default()).await;
     server::ops::datasets::publish(
         &site.db.pool,
@@ -66,6 +60,18 @@ async fn every_route_for_every_role() {
     )
     .await
     .unwrap();
+    site
+}
+
+async fn user(site: &Site, handle: &str, admin: bool) -> db::users::User {
+    db::users::ensure(&site.db.pool, handle, handle, admin)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_for_every_role() {
+    let site = site_with_toy_dataset().await;
     let owner = user(&site, "pat", false).await;
     let other = user(&site, "quinn", false).await;
     let organizer = user(&site, "olivia", false).await;
@@ -389,14 +395,7 @@ async fn forms_without_the_session_token_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_yaml_form_edit_search_and_hidden_phases() {
-    let site = site("http://arena.test", Default::default()).await;
-    server::ops::datasets::publish(
-        &site.db.pool,
-        site.state.store.as_ref(),
-        &common::toy_dataset(),
-    )
-    .await
-    .unwrap();
+    let site = site_with_toy_dataset().await;
     let olivia = user(&site, "olivia", false).await;
     let (mut organizer, csrf) = Client::signed_in(&site, olivia.id).await;
 
@@ -532,14 +531,7 @@ async fn console_yaml_form_edit_search_and_hidden_phases() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_rerun_and_disqualify_from_the_submission_page() {
-    let site = site("http://arena.test", Default::default()).await;
-    server::ops::datasets::publish(
-        &site.db.pool,
-        site.state.store.as_ref(),
-        &common::toy_dataset(),
-    )
-    .await
-    .unwrap();
+    let site = site_with_toy_dataset().await;
     let pat = user(&site, "pat", false).await;
     let olivia = user(&site, "olivia", false).await;
     let this = server::ops::challenges::parse(THIS).unwrap();
