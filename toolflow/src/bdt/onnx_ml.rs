@@ -40,7 +40,7 @@ use prost::Message;
 use super::{Ensemble, MAX_TREE_NODES, MAX_TREES, Tree};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::onnx::proto::{self, AttributeProto, ModelProto, NodeProto, attribute_type as at};
+use crate::onnx::proto::{self, AttributeProto, NodeProto, attribute_type as at};
 use crate::onnx::tensor;
 
 /// The ONNX-ML domain.
@@ -249,25 +249,8 @@ struct RawTree {
 
 /// Parses an ONNX model holding one tree ensemble node.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Ensemble> {
-    if bytes.len() > limits.max_model_bytes {
-        return Err(Error::Limit(format!(
-            "model file is {} bytes, the limit is {}",
-            bytes.len(),
-            limits.max_model_bytes
-        )));
-    }
-    let model = ModelProto::decode(bytes).map_err(|e| Error::Protobuf(e.to_string()))?;
-    let g = model
-        .graph
-        .as_ref()
-        .ok_or_else(|| Error::Invalid("the model has no graph".into()))?;
-    if g.node.len() > limits.max_nodes {
-        return Err(Error::Limit(format!(
-            "{} nodes, the limit is {}",
-            g.node.len(),
-            limits.max_nodes
-        )));
-    }
+    let model = crate::onnx::graph::decode(bytes, limits)?;
+    let g = crate::onnx::graph::graph_of(&model, limits)?;
     let mut ensemble_node = None;
     for (i, n) in g.node.iter().enumerate() {
         let at = At::new(n, i, limits);

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use prost::Message;
 
-use super::proto::{self, ModelProto, attribute_type as at};
+use super::proto::{self, GraphProto, ModelProto, attribute_type as at};
 use super::tensor::{self, Tensor};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
@@ -59,6 +59,11 @@ pub const OPSET_RANGE: (i64, i64) = (7, 21);
 
 /// Parses ONNX bytes into a [`Graph`], checking limits on the way.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Graph> {
+    from_model(decode(bytes, limits)?, limits)
+}
+
+/// Decodes ONNX bytes within the file size limit.
+pub fn decode(bytes: &[u8], limits: &Limits) -> Result<ModelProto> {
     if bytes.len() > limits.max_model_bytes {
         return Err(Error::Limit(format!(
             "model file is {} bytes, the limit is {}",
@@ -66,14 +71,14 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Graph> {
             limits.max_model_bytes
         )));
     }
-    let model = ModelProto::decode(bytes).map_err(|e| Error::Protobuf(e.to_string()))?;
-    from_model(model, limits)
+    ModelProto::decode(bytes).map_err(|e| Error::Protobuf(e.to_string()))
 }
 
-fn from_model(model: ModelProto, limits: &Limits) -> Result<Graph> {
-    let opset = default_opset(&model)?;
+/// The model's graph, within the node count limit.
+pub fn graph_of<'m>(model: &'m ModelProto, limits: &Limits) -> Result<&'m GraphProto> {
     let g = model
         .graph
+        .as_ref()
         .ok_or_else(|| Error::Invalid("the model has no graph".into()))?;
     if g.node.len() > limits.max_nodes {
         return Err(Error::Limit(format!(
@@ -82,6 +87,12 @@ fn from_model(model: ModelProto, limits: &Limits) -> Result<Graph> {
             limits.max_nodes
         )));
     }
+    Ok(g)
+}
+
+fn from_model(model: ModelProto, limits: &Limits) -> Result<Graph> {
+    let opset = default_opset(&model)?;
+    let g = graph_of(&model, limits)?;
     let mut consts = HashMap::new();
     for t in &g.initializer {
         consts.insert(
