@@ -8,19 +8,21 @@
 //! every weight is written in canonical signed digits, so each output is a
 //! signed sum of shifted inputs ("digits"). A pair of digits of one output,
 //! `±(a << s) ± (b << (s + d))`, is the shifted, signed copy of the
-//! subexpression `a ± (b << d)`. We repeatedly build the pair that occurs
-//! most often over all outputs as one adder, make it a new expression, and
-//! substitute it wherever it occurs, until no pair occurs twice. Each
-//! output then adds what is left with a tree that pairs the shallowest
-//! terms first (Huffman on adder depth), so a deep shared subexpression
-//! does not lengthen the critical path more than it must.
+//! subexpression `a ± (b << d)`. We repeatedly build the pair worth most
+//! over all outputs as one adder, make it a new expression, and substitute
+//! it wherever it occurs, until no pair occurring twice is worth building.
+//! Each output then adds what is left with a tree that pairs the
+//! shallowest terms first (Huffman on adder depth), so a deep shared
+//! subexpression does not lengthen the critical path more than it must.
 //!
-//! Cost model: adder bits. Building `a ± (b << d)` costs about its width
-//! minus `d` (the low `d` bits pass through) and removes one adder from
-//! each output it occurs in; among pairs that occur equally often the
-//! narrower adder is built first. The search keeps exact pair counts,
-//! updated incrementally on every substitution, and a lazily revalidated
-//! max-heap, so it is fast (the jet tagger's four layers take a few
+//! Cost model: adder bits. Each further occurrence of a built pair saves
+//! an adder about as wide as its operands overlap, so a pair is worth its
+//! count times that overlap (da4ml's "wmc"), less a penalty per level of
+//! depth between its operands, which keeps layers shallow enough to fit
+//! the clock periods the pipeline gives them (da4ml's "-dc"). The search
+//! keeps exact pair counts, updated incrementally on every substitution,
+//! and a lazily revalidated max-heap, so it is fast (the jet tagger's four
+//! layers take a few
 //! milliseconds) and deterministic (ties go to the oldest expressions).
 
 use std::cmp::Reverse;
@@ -45,6 +47,12 @@ pub struct CmvmOptions {
     /// Largest adder depth a shared subexpression may reach above the
     /// shallowest tree that could add an output's digits (`None`: no limit).
     pub depth_slack: Option<u32>,
+    /// Overlapping bits a pair's occurrences must save per level of depth
+    /// between its operands (see `Search::score`). 8 on the jet tagger
+    /// (issue 4): with 0, shared expressions deepen a 32-input layer past
+    /// one clock period; with 256 (da4ml's value) they cost 4 % more
+    /// adder bits.
+    pub depth_penalty: u32,
 }
 
 impl Default for CmvmOptions {
@@ -52,6 +60,7 @@ impl Default for CmvmOptions {
         CmvmOptions {
             max_pairs: 8_000_000,
             depth_slack: None,
+            depth_penalty: 8,
         }
     }
 }
@@ -135,6 +144,7 @@ struct Search {
     /// Pairs whose count rose during the current substitution.
     raised: Vec<u64>,
     depth_limit: u32,
+    depth_penalty: u32,
 }
 
 impl Search {
@@ -150,12 +160,28 @@ impl Search {
         (lo, hi, ea.depth.max(eb.depth) + 1)
     }
 
-    /// Higher is better: occurrences first, then the narrower adder.
+    /// Higher is better; 0: not worth building. A pair is worth how often
+    /// it occurs times the bits where its operands overlap (about the adder
+    /// bits each further occurrence saves: da4ml's "wmc" weighting), less
+    /// `depth_penalty` per level of adder depth between its operands (a
+    /// deep expression paired with a shallow one lengthens every path
+    /// through the shallow one: da4ml's "-dc" variant). Ties go to the
+    /// narrower adder.
     fn score(&self, key: u64, count: u32) -> u64 {
         let (a, b, d, sub) = unpack(key);
+        let (ea, eb) = (self.exprs[a as usize], self.exprs[b as usize]);
+        let overlap = signed_width(ea.lo, ea.hi)
+            .saturating_sub(d)
+            .min(signed_width(eb.lo, eb.hi));
+        let skew = ea.depth.abs_diff(eb.depth);
+        let worth =
+            i64::from(count) * i64::from(overlap) - i64::from(self.depth_penalty) * i64::from(skew);
+        if worth <= 0 {
+            return 0;
+        }
         let (lo, hi, _) = self.combined(a, b, d, sub);
         let bits = signed_width(lo, hi).saturating_sub(d).min(0xffff);
-        (u64::from(count) << 16) | u64::from(0xffff - bits)
+        ((worth as u64) << 16) | u64::from(0xffff - bits)
     }
 
     fn bump(&mut self, key: u64, up: bool) {
@@ -362,6 +388,7 @@ pub fn cmvm(
         depth_limit: opts
             .depth_slack
             .map_or(u32::MAX, |s| min_depth.saturating_add(s)),
+        depth_penalty: opts.depth_penalty,
     };
     for o in 0..st.outs.len() {
         let digits = &st.outs[o];
@@ -387,6 +414,9 @@ pub fn cmvm(
             continue;
         }
         let now = st.score(key, c);
+        if now == 0 {
+            continue; // requeued if its count rises again
+        }
         if now != score {
             st.heap.push((now, Reverse(key)));
             continue;

@@ -193,7 +193,9 @@ pub struct Schedule {
     /// Declared wire width of every node (see [`demand_widths`]).
     pub width: Vec<u32>,
     pub stage: Vec<u32>,
-    /// Combinational arrival time of each node's highest bit within its stage.
+    /// Combinational arrival time of each node's highest bit within its
+    /// stage (infinite for a zero-arm select that must be registered where
+    /// it is: see `schedule_with`).
     pub finish: Vec<f64>,
     /// Time within its stage at which each node's lowest operand bits arrive.
     pub start: Vec<f64>,
@@ -240,6 +242,37 @@ impl Schedule {
         }
         depth
     }
+
+    /// Which nodes are selects with a constant-zero arm (a ReLU, for one)
+    /// whose value is only read through a register. Such a select costs no
+    /// logic: synthesis folds its condition into the flip-flop's
+    /// synchronous reset (FDRE `R`; Yosys `opt_dff` finds the pattern).
+    pub fn reset_folded(&self, net: &Net) -> Vec<bool> {
+        let n = net.nodes.len();
+        let mut first_use = vec![u32::MAX; n];
+        for (id, node) in net.nodes.iter().enumerate() {
+            if !self.used[id] {
+                continue;
+            }
+            let at = self.consume_stage(net, id as NodeId);
+            for o in operands(&node.op) {
+                first_use[o as usize] = first_use[o as usize].min(at);
+            }
+        }
+        (0..n)
+            .map(|i| {
+                self.used[i] && is_zero_select(net, i as NodeId) && first_use[i] > self.stage[i]
+            })
+            .collect()
+    }
+}
+
+/// A select with a constant-zero arm: `c < 0 ? 0 : x` or `c < 0 ? x : 0`.
+pub fn is_zero_select(net: &Net, id: NodeId) -> bool {
+    match net.node(id).op {
+        Op::Select { neg, pos, .. } => net.const_of(neg) == Some(0) || net.const_of(pos) == Some(0),
+        _ => false,
+    }
 }
 
 /// Pipeline staging: registers go where the delay budget of the clock
@@ -268,6 +301,19 @@ pub fn register_bits(net: &Net, sch: &Schedule) -> u64 {
         .sum()
 }
 
+/// What a placement of stage boundaries costs, in flip-flop equivalents:
+/// its register bits, plus two per bit of every zero-arm select that is
+/// not read through a register (it then needs a LUT per bit, and a LUT
+/// site holds two flip-flops).
+fn cut_cost(net: &Net, sch: &Schedule) -> u64 {
+    let folded = sch.reset_folded(net);
+    let selects: u64 = (0..net.nodes.len())
+        .filter(|&i| sch.used[i] && !folded[i] && is_zero_select(net, i as NodeId))
+        .map(|i| u64::from(sch.width[i]))
+        .sum();
+    register_bits(net, sch) + 2 * selects
+}
+
 /// Greedy boundary placement. The as-soon-as-possible schedule puts a
 /// boundary wherever a path runs out of time, often in the middle of a
 /// fan-out (the first shared subexpressions of a layer, many and wide)
@@ -285,7 +331,7 @@ fn narrow_cuts(
 ) -> Schedule {
     let n = net.nodes.len();
     let mut force = vec![0u32; n];
-    let mut best_bits = register_bits(net, &asap);
+    let mut best_cost = cut_cost(net, &asap);
     let mut best = asap;
     let latency = best.latency;
     let mut k = 0u32;
@@ -318,19 +364,19 @@ fn narrow_cuts(
             if sch.latency > latency {
                 continue;
             }
-            let bits = register_bits(net, &sch);
+            let cost = cut_cost(net, &sch);
             let better = match &chosen {
-                Some((_, _, b)) => bits < *b,
-                None => bits < best_bits,
+                Some((_, _, c)) => cost < *c,
+                None => cost < best_cost,
             };
             if better {
-                chosen = Some((f, sch, bits));
+                chosen = Some((f, sch, cost));
             }
         }
-        if let Some((f, sch, bits)) = chosen {
+        if let Some((f, sch, cost)) = chosen {
             force = f;
             best = sch;
-            best_bits = bits;
+            best_cost = cost;
         }
         k += 1;
     }
@@ -377,6 +423,18 @@ fn schedule_with(
         let timing = |at: (f64, f64)| model.timing(net, id as NodeId, width[id], at);
         let mut t = timing(at);
         if at.1 > 0.0 && t.1 > budget {
+            if at.1 <= budget && is_zero_select(net, id as NodeId) {
+                // Its operands arrive in time, and registered right here
+                // the select is the flip-flops' synchronous reset, with no
+                // logic in the path: keep it, and make every reader wait
+                // for the next stage.
+                critical = critical.max(at.1);
+                stage[id] = s;
+                start[id] = at.0;
+                lsb[id] = f64::INFINITY;
+                finish[id] = f64::INFINITY;
+                continue;
+            }
             s += 1;
             at = (0.0, 0.0);
             t = timing(at);
@@ -419,5 +477,65 @@ fn schedule_with(
         latency: out_stage + 2,
         critical_ns: critical + model.reg_overhead,
         used,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::net::{Net, OutPort, Term};
+    use super::*;
+
+    /// A chain of `levels` adders over 16-bit inputs, then a ReLU, then one
+    /// more adder that reads the ReLU; returns the net and the ReLU's id.
+    fn chain_relu_add(levels: usize) -> (Net, NodeId) {
+        let mut net = Net::new(10_000, 55);
+        let x: Vec<NodeId> = (0..=levels as u32)
+            .map(|j| net.input(0, j, -30_000, 30_000).unwrap())
+            .collect();
+        let mut acc = Term::of(x[0]);
+        for &xi in &x[1..] {
+            acc = net.add(acc, Term::of(xi)).unwrap();
+        }
+        let sum = net.node_of(acc).unwrap();
+        let relu = net.relu(sum).unwrap();
+        let y = net.add(Term::of(relu), Term::of(x[1])).unwrap();
+        let y = net.node_of(y).unwrap();
+        net.outputs.push(OutPort {
+            name: "y".into(),
+            tensor: 0,
+            width: net.node(y).width(),
+            signed: true,
+            nodes: vec![y],
+        });
+        (net, relu)
+    }
+
+    #[test]
+    fn a_relu_just_before_a_boundary_stays_and_folds_into_the_reset() {
+        let model = DelayModel::scaled(1.0);
+        let (net, relu) = chain_relu_add(4);
+        let sum = operands(&net.node(relu).op)[0] as usize;
+        // A clock whose budget the sum meets and the sum plus a LUT misses.
+        let arrival = schedule(&net, &model, 100.0).finish[sum];
+        let clock = arrival + model.reg_overhead + model.lut / 2.0;
+        let sch = schedule(&net, &model, clock);
+        assert_eq!(sch.stage[sum], 0);
+        assert_eq!(sch.stage[relu as usize], 0, "kept in its operand's stage");
+        assert!(
+            sch.reset_folded(&net)[relu as usize],
+            "read only through a register"
+        );
+        let reader = net.outputs[0].nodes[0] as usize;
+        assert_eq!(sch.stage[reader], 1);
+        assert!(sch.critical_ns <= clock + 1e-9);
+    }
+
+    #[test]
+    fn a_relu_read_in_its_own_stage_costs_logic() {
+        let (net, relu) = chain_relu_add(2);
+        let sch = schedule(&net, &DelayModel::scaled(1.0), 20.0);
+        let reader = net.outputs[0].nodes[0] as usize;
+        assert_eq!(sch.stage[reader], sch.stage[relu as usize]);
+        assert!(!sch.reset_folded(&net)[relu as usize]);
     }
 }
