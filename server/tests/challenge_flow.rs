@@ -108,7 +108,7 @@ async fn challenge_submissions_scoring_and_leaderboard() {
     )
     .await;
     assert_eq!(good.status, StatusCode::ACCEPTED, "{}", good.text());
-    let wide = submit(&app, &bob, &wide_model(64), "wide", &[]).await;
+    let wide = submit(&app, &bob, &wide_model(128), "wide", &[]).await;
     assert_eq!(wide.status, StatusCode::ACCEPTED, "{}", wide.text());
     // Malformed: refused at once with the reason; nothing is stored.
     let bad = submit(&app, &bob, b"this is not a protobuf", "broken", &[]).await;
