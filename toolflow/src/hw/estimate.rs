@@ -455,7 +455,7 @@ fn formula(model: &CompiledModel, device: &Device, clock_ns: f64, why: String) -
 
 #[cfg(test)]
 mod tests {
-    use super::super::rtl::net::{Net, OutPort};
+    use super::super::rtl::net::Net;
     use super::super::rtl::pipeline::{DelayModel, schedule};
     use super::*;
 
@@ -479,13 +479,7 @@ mod tests {
             )
             .unwrap();
         let id = net.node_of(sum).unwrap();
-        net.outputs.push(OutPort {
-            name: "y".into(),
-            tensor: 0,
-            width: net.node(id).width(),
-            signed: true,
-            nodes: vec![id],
-        });
+        net.output_one(id);
         let sch = schedule(&net, &DelayModel::scaled(1.0), 5.0);
         let Op::Add(ta, tb) = net.node(id).op else {
             panic!("not an adder")

@@ -565,6 +565,18 @@ impl Net {
         self.sat(a, lo, hi, lo, hi)
     }
 
+    /// Makes `node` a one-element output port (for tests of later passes).
+    #[cfg(test)]
+    pub fn output_one(&mut self, node: NodeId) {
+        self.outputs.push(OutPort {
+            name: "y".into(),
+            tensor: 0,
+            width: self.node(node).width(),
+            signed: true,
+            nodes: vec![node],
+        });
+    }
+
     /// Two's-complement wrap to `width` bits.
     pub fn wrap(&mut self, a: NodeId, width: u32, signed: bool) -> Result<NodeId> {
         let t = FixedType::new(signed, width, width as i32);

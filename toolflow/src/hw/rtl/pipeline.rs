@@ -482,7 +482,7 @@ fn schedule_with(
 
 #[cfg(test)]
 mod tests {
-    use super::super::net::{Net, OutPort, Term};
+    use super::super::net::{Net, Term};
     use super::*;
 
     /// A chain of `levels` adders over 16-bit inputs, then a ReLU, then one
@@ -500,13 +500,7 @@ mod tests {
         let relu = net.relu(sum).unwrap();
         let y = net.add(Term::of(relu), Term::of(x[1])).unwrap();
         let y = net.node_of(y).unwrap();
-        net.outputs.push(OutPort {
-            name: "y".into(),
-            tensor: 0,
-            width: net.node(y).width(),
-            signed: true,
-            nodes: vec![y],
-        });
+        net.output_one(y);
         (net, relu)
     }
 
