@@ -423,11 +423,13 @@ fn schedule_with(
         let timing = |at: (f64, f64)| model.timing(net, id as NodeId, width[id], at);
         let mut t = timing(at);
         if at.1 > 0.0 && t.1 > budget {
-            if at.1 <= budget && is_zero_select(net, id as NodeId) {
+            if at.1 <= budget && net.ii <= 1 && is_zero_select(net, id as NodeId) {
                 // Its operands arrive in time, and registered right here
                 // the select is the flip-flops' synchronous reset, with no
                 // logic in the path: keep it, and make every reader wait
-                // for the next stage.
+                // for the next stage. (Fully pipelined datapaths only:
+                // time-shared ones keep the schedule their phase alignment
+                // was verified on.)
                 critical = critical.max(at.1);
                 stage[id] = s;
                 start[id] = at.0;
