@@ -101,6 +101,16 @@ pub struct Config {
     )]
     pub request_timeout: u64,
 
+    /// Seconds a client may take to send a request's headers before its
+    /// connection is closed.
+    #[arg(
+        long,
+        env = "ARENA_HEADER_TIMEOUT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub header_timeout: u64,
+
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "ARENA_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
@@ -205,6 +215,10 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout.max(1))
+    }
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout.max(1))
     }
 
     /// Whether the development login is on: `up` turns it on by default on a
@@ -313,6 +327,7 @@ impl Config {
             ("workers", self.workers.to_string()),
             ("db pool", self.db_pool.to_string()),
             ("request timeout", format!("{} s", self.request_timeout)),
+            ("header timeout", format!("{} s", self.header_timeout)),
             ("sign-in", self.describe_providers()),
             ("secure cookies", self.secure_cookies.to_string()),
         ]);

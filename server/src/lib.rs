@@ -21,10 +21,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use object_store::ObjectStore;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -45,6 +47,9 @@ pub struct Settings {
     pub public_url: String,
     /// Longest time a request may take before it is answered with 408.
     pub request_timeout: Duration,
+    /// Longest time a client may take to send a request's headers; the
+    /// connection is closed after it (slow-header clients hold no task).
+    pub header_timeout: Duration,
     /// Sign-in providers, cookie policy, development login.
     pub accounts: accounts::AccountSettings,
 }
@@ -54,6 +59,7 @@ impl Default for Settings {
         Settings {
             public_url: "http://127.0.0.1:8080".to_owned(),
             request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
             accounts: accounts::AccountSettings::default(),
         }
     }
@@ -83,6 +89,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serve on `listener` until `shutdown` is cancelled; in-flight requests then finish.
+///
+/// The connection loop is ours rather than `axum::serve`'s so that HTTP/1
+/// connections get a header read timeout (`Settings::header_timeout`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -90,9 +99,81 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     tokio::spawn(maintenance::run(state.clone(), shutdown.clone()));
     tokio::spawn(cache::listen(state.pool.clone(), shutdown.clone()));
-    // The peer address feeds the per-IP submission rate limit.
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    let header_timeout = state.settings.header_timeout;
+    let app = router(state);
+    // Every connection task holds a receiver; `closed()` resolves when the last one ends.
+    let (open_tx, open_rx) = tokio::sync::watch::channel(());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors or a connection reset before
+                    // accept: keep serving the others.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let open = open_rx.clone();
+        let stop = shutdown.clone();
+        // The peer address feeds the per-IP submission rate limit.
+        let service =
+            app.clone()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    req.map(axum::body::Body::new)
+                });
+        tokio::spawn(async move {
+            serve_connection(stream, service, header_timeout, stop).await;
+            drop(open);
+        });
+    }
+    drop(listener);
+    drop(open_rx);
+    open_tx.closed().await;
+    Ok(())
+}
+
+/// One connection, HTTP/1 or HTTP/2, until it ends or `stop` asks it to
+/// finish its in-flight requests and close.
+async fn serve_connection<S>(
+    stream: tokio::net::TcpStream,
+    service: S,
+    header_timeout: Duration,
+    stop: CancellationToken,
+) where
+    S: tower::Service<
+            axum::http::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let io = TokioIo::new(stream);
+    let hyper_service = hyper_util::service::TowerToHyperService::new(service);
+    let conn = builder.serve_connection_with_upgrades(io, hyper_service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }

@@ -343,3 +343,59 @@ async fn security_headers_timeouts_rate_limits_errors_and_audit() {
     );
     assert_security_headers(&r, "500");
 }
+
+/// Over a real socket: a client that sends part of its headers and then
+/// nothing is disconnected at the header timeout, a complete request is
+/// answered, and shutdown waits for the connections to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off_at_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = app().await;
+    let header_timeout = Duration::from_secs(1);
+    let state = server::AppState {
+        settings: Arc::new(server::Settings {
+            header_timeout,
+            ..Default::default()
+        }),
+        ..app.state.clone()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let serving = tokio::spawn(server::serve(listener, state, shutdown.clone()));
+
+    let mut whole = tokio::net::TcpStream::connect(addr).await.unwrap();
+    whole
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: arena\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    whole.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: ar")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    let waited = started.elapsed();
+    assert!(read.is_ok(), "still connected after {waited:?}");
+    assert!(
+        waited >= header_timeout.mul_f32(0.9) && waited < header_timeout * 3,
+        "disconnected after {waited:?}"
+    );
+    let text = String::from_utf8_lossy(&rest);
+    assert!(
+        !text.contains(" 200 "),
+        "a half request was answered: {text}"
+    );
+
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), serving)
+        .await
+        .expect("shutdown finishes")
+        .unwrap()
+        .unwrap();
+}

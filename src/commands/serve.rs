@@ -40,6 +40,7 @@ pub fn app_state(config: &Config, platform: &Platform, dev_login: bool) -> serve
         settings: Arc::new(server::Settings {
             public_url: config.public_url(),
             request_timeout: config.request_timeout(),
+            header_timeout: config.header_timeout(),
             accounts: config.account_settings(dev_login),
         }),
     }
