@@ -88,10 +88,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serve on `listener` until `shutdown` is cancelled; in-flight requests then finish.
-///
-/// The connection loop is ours rather than `axum::serve`'s so that HTTP/1
-/// connections get a header read timeout (`Settings::header_timeout`).
+/// Serve the application on `listener` (see [`serve_router`]), with the
+/// maintenance loop and the leaderboard notifications beside it.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -100,7 +98,21 @@ pub async fn serve(
     tokio::spawn(maintenance::run(state.clone(), shutdown.clone()));
     tokio::spawn(cache::listen(state.pool.clone(), shutdown.clone()));
     let header_timeout = state.settings.header_timeout;
-    let app = router(state);
+    serve_router(listener, router(state), header_timeout, shutdown).await
+}
+
+/// Serve `app` on `listener` until `shutdown` is cancelled, closing HTTP/1
+/// connections whose headers take longer than `header_timeout`; in-flight
+/// requests then finish. Each request carries the peer's `ConnectInfo`.
+///
+/// The connection loop is ours rather than `axum::serve`'s, which never
+/// gives hyper the timer its header read timeout needs.
+pub async fn serve_router(
+    listener: TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     // Every connection task holds a receiver; `closed()` resolves when the last one ends.
     let (open_tx, open_rx) = tokio::sync::watch::channel(());
     loop {

@@ -186,9 +186,8 @@ pub async fn serve_process_metrics(
             }),
         )
         .route("/healthz", get(|| async { "ok" }));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    let header_timeout = crate::Settings::default().header_timeout;
+    crate::serve_router(listener, app, header_timeout, shutdown).await
 }
 
 /// Wrap a store so that its operations and failures are counted
