@@ -93,14 +93,7 @@ async fn cached_leaderboards_change_with_the_results() {
     assert_eq!(a.body, b.body, "a repeated read gives the same board");
     assert_eq!(ranked(&a), 1, "{}", a.text());
 
-    let r = app
-        .post(
-            &format!("/api/v1/submissions/{first}/disqualify"),
-            Some(&organizer),
-            "application/json",
-            br#"{"reason": "test"}"#.to_vec(),
-        )
-        .await;
+    let r = app.disqualify(&first, &organizer, "test").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let c = app.get(BOARD, None).await;
     assert_eq!(
@@ -150,14 +143,7 @@ async fn notified_boards_skip_the_database_until_a_change() {
     let cached = server::cache::get_notified(&key).expect("served from the cache alone");
     assert_eq!(cached.as_ref(), a.body.as_slice());
 
-    let r = app
-        .post(
-            &format!("/api/v1/submissions/{first}/disqualify"),
-            Some(&organizer),
-            "application/json",
-            br#"{"reason": "test"}"#.to_vec(),
-        )
-        .await;
+    let r = app.disqualify(&first, &organizer, "test").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while server::cache::get_notified(&key).is_some() {

@@ -281,23 +281,11 @@ async fn security_headers_timeouts_rate_limits_errors_and_audit() {
             .await
             .unwrap();
     let r = app
-        .post(
-            &format!("/api/v1/submissions/{victim}/disqualify"),
-            Some(&organizer),
-            "application/json",
-            br#"{"reason": "used the test labels"}"#.to_vec(),
-        )
+        .disqualify(&victim, &organizer, "used the test labels")
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     // A participant's attempt is refused and not recorded as an action.
-    let r = app
-        .post(
-            &format!("/api/v1/submissions/{victim}/disqualify"),
-            Some(&alice),
-            "application/json",
-            br#"{"reason": "spite"}"#.to_vec(),
-        )
-        .await;
+    let r = app.disqualify(&victim, &alice, "spite").await;
     assert!(r.status.is_client_error(), "{}", r.text());
     let challenge_id: uuid::Uuid =
         sqlx::query_scalar("SELECT id FROM challenges WHERE slug = 'toy-secure'")

@@ -10,6 +10,8 @@
 //! the third. Co-simulation uses Icarus when installed (seconds to compile),
 //! else Verilator.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use toolflow::hw::cosim::{self, CosimOptions, Simulator};
@@ -130,16 +132,7 @@ fn cosim_has_no_mismatch() {
             ..Default::default()
         };
         let r = cosim::run(&model, &d, &opts, &dir).unwrap();
-        eprintln!(
-            "{name}: {:?}: {} vectors, {} mismatches, latency {:?} (schedule {})",
-            r.simulator,
-            r.vectors,
-            r.mismatches,
-            r.latency_measured,
-            d.latency()
-        );
-        assert_eq!(r.mismatches, 0, "{name}: {:?}", r.first_mismatches);
-        assert_eq!(r.latency_measured, Some(d.latency()));
+        common::assert_cosim_clean(name, &r, &d);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

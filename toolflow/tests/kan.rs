@@ -151,18 +151,7 @@ fn rtl_maps_tables_to_roms_and_matches_the_simulator() {
         let st = common::fixture_rows_then_random(&model, &x, n, 5);
         let work = std::env::temp_dir().join(format!("arena-kan-{}-{name}", std::process::id()));
         let r = cosim::run_stimulus(&design, &st, simulator, common::COSIM_LIMITS, &work).unwrap();
-        eprintln!(
-            "{name}: {:?}: {} vectors, {} mismatches, latency {:?} (schedule {}), compile {:.1} s, run {:.1} s",
-            r.simulator,
-            r.vectors,
-            r.mismatches,
-            r.latency_measured,
-            design.latency(),
-            r.compile_s,
-            r.run_s
-        );
-        assert_eq!(r.mismatches, 0, "{name}: {:?}", r.first_mismatches);
-        assert_eq!(r.latency_measured, Some(design.latency()));
+        common::assert_cosim_clean(name, &r, &design);
         let _ = std::fs::remove_dir_all(&work);
     }
 }

@@ -90,6 +90,18 @@ impl App {
         self.send(request.body(Body::from(body)).unwrap()).await
     }
 
+    /// `POST /api/v1/submissions/{id}/disqualify` with `reason`, as `token`.
+    pub async fn disqualify(&self, id: &str, token: &str, reason: &str) -> Response {
+        let body = serde_json::json!({ "reason": reason }).to_string();
+        self.post(
+            &format!("/api/v1/submissions/{id}/disqualify"),
+            Some(token),
+            "application/json",
+            body.into_bytes(),
+        )
+        .await
+    }
+
     /// A user with a token of the given scopes; returns the token.
     pub async fn user(&self, handle: &str, scopes: &[&str], admin: bool) -> String {
         let user = db::users::ensure(&self.db.pool, handle, handle, admin)

@@ -383,20 +383,10 @@ fn activations_tables() {
 
 #[test]
 fn batchnorm_folds_into_conv() {
-    let b = ModelBuilder::new("x", &[-1, 1, 1, 2])
+    let conv = ModelBuilder::new("x", &[-1, 1, 1, 2])
         .init("W", &[2, 1, 1, 1], &[1.0, 2.0])
-        .init("g", &[2], &[2.0, 0.5])
-        .init("beta", &[2], &[1.0, 0.0])
-        .init("mean", &[2], &[0.0, 1.0])
-        .init("var", &[2], &[1.0, 4.0])
-        .node("Conv", &["x", "W"], &["c"], vec![])
-        .node(
-            "BatchNormalization",
-            &["c", "g", "beta", "mean", "var"],
-            &["y"],
-            vec![attr_f("epsilon", 0.0)],
-        )
-        .output("y");
+        .node("Conv", &["x", "W"], &["c"], vec![]);
+    let b = batch_norm(conv, [&[2.0, 0.5], &[1.0, 0.0], &[0.0, 1.0], &[1.0, 4.0]]).output("y");
     let m = compile(&b.bytes(), None, &Limits::default()).unwrap();
     assert_eq!(
         m.summary()
@@ -507,23 +497,29 @@ fn clear_errors() {
     );
 }
 
-/// Gemm `fc` (w 1, bias 0.25, result fixed<8,7>: one fraction bit) -> BN `bn` (scale 2, shift 0).
-fn gemm_bn_model() -> Vec<u8> {
-    let b = ModelBuilder::new("x", &[-1, 1])
-        .init("W", &[1, 1], &[1.0])
-        .init("B", &[1], &[0.25])
-        .init("g", &[1], &[2.0])
-        .init("beta", &[1], &[0.0])
-        .init("mean", &[1], &[0.0])
-        .init("var", &[1], &[1.0])
-        .node("Gemm", &["x", "W", "B"], &["c"], vec![])
+/// `b` followed by a BatchNormalization (epsilon 0) from `c` to `y` with
+/// per-channel scale, shift, mean and variance.
+fn batch_norm(b: ModelBuilder, [g, beta, mean, var]: [&[f32]; 4]) -> ModelBuilder {
+    let n = g.len() as i64;
+    b.init("g", &[n], g)
+        .init("beta", &[n], beta)
+        .init("mean", &[n], mean)
+        .init("var", &[n], var)
         .node(
             "BatchNormalization",
             &["c", "g", "beta", "mean", "var"],
             &["y"],
             vec![attr_f("epsilon", 0.0)],
         )
-        .output("y");
+}
+
+/// Gemm `fc` (w 1, bias 0.25, result fixed<8,7>: one fraction bit) -> BN `bn` (scale 2, shift 0).
+fn gemm_bn_model() -> Vec<u8> {
+    let gemm = ModelBuilder::new("x", &[-1, 1])
+        .init("W", &[1, 1], &[1.0])
+        .init("B", &[1], &[0.25])
+        .node("Gemm", &["x", "W", "B"], &["c"], vec![]);
+    let b = batch_norm(gemm, [&[2.0], &[0.0], &[0.0], &[1.0]]).output("y");
     let mut m = b.model();
     if let Some(g) = m.graph.as_mut() {
         g.node[0].name = "fc".into();

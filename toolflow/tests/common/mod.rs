@@ -121,15 +121,28 @@ pub fn assert_tree_rtl_matches(model: &toolflow::CompiledModel, name: &str, x: &
     let st = fixture_rows_then_random(model, x, n, 3);
     let work = std::env::temp_dir().join(format!("arena-trees-{}-{name}", std::process::id()));
     let r = cosim::run_stimulus(&design, &st, Simulator::Verilator, COSIM_LIMITS, &work).unwrap();
+    assert_cosim_clean(name, &r, &design);
+    assert!(!design.verilog.contains(" * "));
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Prints a co-simulation's figures and asserts that every vector matched
+/// and the testbench measured the schedule's latency.
+pub fn assert_cosim_clean(
+    name: &str,
+    r: &toolflow::hw::cosim::CosimResult,
+    design: &toolflow::hw::rtl::Design,
+) {
     eprintln!(
-        "{name}: {} vectors, {} mismatches, latency {:?} (schedule {})",
+        "{name}: {:?}: {} vectors, {} mismatches, latency {:?} (schedule {}), compile {:.1} s, run {:.1} s",
+        r.simulator,
         r.vectors,
         r.mismatches,
         r.latency_measured,
-        design.latency()
+        design.latency(),
+        r.compile_s,
+        r.run_s
     );
     assert_eq!(r.mismatches, 0, "{name}: {:?}", r.first_mismatches);
     assert_eq!(r.latency_measured, Some(design.latency()));
-    assert!(!design.verilog.contains(" * "));
-    let _ = std::fs::remove_dir_all(&work);
 }
