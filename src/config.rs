@@ -115,14 +115,76 @@ pub struct Config {
     #[arg(long, env = "ARENA_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
 
-    /// Mark session cookies `Secure` (set when the site is served over TLS, also behind a proxy).
+    /// Mark session cookies `Secure`. Default: on when the public URL is https
+    /// (then every response also carries Strict-Transport-Security).
+    #[arg(long, env = "ARENA_SECURE_COOKIES", global = true)]
+    pub secure_cookies: Option<bool>,
+
+    /// Longest one evaluation may run (seconds of wall clock); its child process
+    /// is killed past it. A challenge may set less (`limits.eval_seconds`).
+    #[arg(long, env = "ARENA_EVAL_SECONDS", default_value_t = 600, global = true)]
+    pub eval_seconds: u64,
+
+    /// Memory of one evaluation (MiB, the address-space limit of its child
+    /// process). A challenge may set less (`limits.eval_memory_mib`).
     #[arg(
         long,
-        env = "ARENA_SECURE_COOKIES",
-        default_value_t = false,
+        env = "ARENA_EVAL_MEMORY_MIB",
+        default_value_t = 2048,
         global = true
     )]
-    pub secure_cookies: bool,
+    pub eval_memory_mib: u64,
+
+    /// Multiplications one evaluation may take (rows of the split times
+    /// multiplications per sample). A challenge may set less (`limits.eval_work`).
+    #[arg(
+        long,
+        env = "ARENA_EVAL_WORK",
+        default_value_t = 100_000_000_000,
+        global = true
+    )]
+    pub eval_work: u64,
+
+    /// Simulator threads of one evaluation (default: the machine's cores).
+    #[arg(long, env = "ARENA_EVAL_THREADS", global = true)]
+    pub eval_threads: Option<u64>,
+
+    /// Submissions per minute (and burst) per user.
+    #[arg(
+        long,
+        env = "ARENA_SUBMIT_RATE_USER",
+        default_value_t = 30,
+        global = true
+    )]
+    pub submit_rate_user: u32,
+
+    /// Submissions per minute (and burst) per client address.
+    #[arg(
+        long,
+        env = "ARENA_SUBMIT_RATE_IP",
+        default_value_t = 120,
+        global = true
+    )]
+    pub submit_rate_ip: u32,
+
+    /// Other writes (forms, API changes) and sign-in starts per minute (and
+    /// burst) per client address.
+    #[arg(
+        long,
+        env = "ARENA_WRITE_RATE_IP",
+        default_value_t = 300,
+        global = true
+    )]
+    pub write_rate_ip: u32,
+
+    /// Dataset uploads processed at once by one server (more wait for a slot).
+    #[arg(
+        long,
+        env = "ARENA_UPLOAD_CONCURRENCY",
+        default_value_t = 2,
+        global = true
+    )]
+    pub upload_concurrency: usize,
 
     /// The development login (sign in as any user, no password). Default: on for
     /// `arena up` on a loopback address, off otherwise; refused on a non-loopback bind.
@@ -221,6 +283,37 @@ impl Config {
         Duration::from_secs(self.header_timeout.max(1))
     }
 
+    /// Whether cookies are `Secure` (and HSTS is sent): as set, else when the
+    /// public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies
+            .unwrap_or_else(|| self.public_url().starts_with("https://"))
+    }
+
+    /// The site's limits of one evaluation.
+    pub fn eval_limits(&self) -> worker::evaluate::admission::EvalLimits {
+        let defaults = worker::evaluate::admission::EvalLimits::default();
+        worker::evaluate::admission::EvalLimits {
+            seconds: self.eval_seconds.max(1),
+            memory_mib: self.eval_memory_mib.max(MIN_EVAL_MEMORY_MIB),
+            work: self.eval_work.max(1),
+            threads: self.eval_threads.unwrap_or(defaults.threads).max(1),
+        }
+    }
+
+    /// The request rate limits of the server.
+    pub fn rate_limits(&self) -> server::security::RateLimits {
+        let per_minute = |n: u32| server::security::RateLimit {
+            burst: n.max(1),
+            per_minute: n.max(1),
+        };
+        server::security::RateLimits {
+            submit_per_user: per_minute(self.submit_rate_user),
+            submit_per_ip: per_minute(self.submit_rate_ip),
+            write_per_ip: per_minute(self.write_rate_ip),
+        }
+    }
+
     /// Whether the development login is on: `up` turns it on by default on a
     /// loopback bind; asking for it on any other address is an error.
     pub fn dev_login_for(&self, command_up: bool) -> anyhow::Result<bool> {
@@ -270,7 +363,7 @@ impl Config {
         }
         server::accounts::AccountSettings {
             providers: providers.into_iter().map(std::sync::Arc::new).collect(),
-            secure_cookies: self.secure_cookies,
+            secure_cookies: self.secure_cookies(),
             dev_login,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -329,7 +422,25 @@ impl Config {
             ("request timeout", format!("{} s", self.request_timeout)),
             ("header timeout", format!("{} s", self.header_timeout)),
             ("sign-in", self.describe_providers()),
-            ("secure cookies", self.secure_cookies.to_string()),
+            ("secure cookies", self.secure_cookies().to_string()),
+            (
+                "evaluation",
+                format!(
+                    "{} s, {} MiB, {} multiplications, {} threads",
+                    self.eval_limits().seconds,
+                    self.eval_limits().memory_mib,
+                    self.eval_limits().work,
+                    self.eval_limits().threads
+                ),
+            ),
+            (
+                "rate limits",
+                format!(
+                    "submissions {}/min per user, {}/min per address; writes {}/min per address",
+                    self.submit_rate_user, self.submit_rate_ip, self.write_rate_ip
+                ),
+            ),
+            ("uploads at once", self.upload_concurrency.to_string()),
         ]);
         lines
             .iter()
@@ -366,6 +477,10 @@ impl Config {
         ]
     }
 }
+
+/// The least memory an evaluation child gets: the binary itself and its
+/// runtime need about this much address space before any model is read.
+const MIN_EVAL_MEMORY_MIB: u64 = 256;
 
 fn absolute(path: &Path) -> PathBuf {
     if path.is_absolute() {

@@ -54,10 +54,24 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
+    /// Grant and revoke roles (organizer, admin).
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
+    /// Run one evaluation in this process (a worker starts this child under
+    /// its limits; not for people).
+    #[command(hide = true)]
+    EvaluateChild {
+        /// The work directory holding request.json, the model and the split.
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::EvaluateChild { dir } = &cli.command {
+        // No runtime, no logging set-up: the child reports through its events.
+        return ExitCode::from(worker::evaluate::child::main(dir) as u8);
+    }
     init_logging(cli.config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -82,7 +96,9 @@ fn main() -> ExitCode {
             Command::Challenge(command) => commands::challenge::run(&cli.config, command).await,
             Command::Submit(args) => commands::submit::run(args).await,
             Command::Token(command) => commands::token::run(&cli.config, command).await,
+            Command::User(command) => commands::user::run(&cli.config, command).await,
             Command::Dataset(command) => commands::dataset::run(&cli.config, command).await,
+            Command::EvaluateChild { .. } => unreachable!("handled before the runtime starts"),
         }
     });
     match outcome {

@@ -4,7 +4,7 @@
 //! comes from a fragment of our own format given alongside.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use serde_yaml::{Mapping, Value};
+use serde_json::{Map as Mapping, Value};
 
 use crate::definition::Challenge;
 use crate::error::{ChallengeError, Result};
@@ -12,10 +12,10 @@ use crate::error::{ChallengeError, Result};
 /// Build a challenge from a Codabench `competition.yaml` and a YAML fragment of
 /// our format with the fields Codabench lacks. Fields in the fragment win.
 pub fn from_codabench_yaml(codabench: &str, ours: &str) -> Result<Challenge> {
-    let source: Value = serde_yaml::from_str(codabench)
+    let source: Value = yaml::from_str(codabench)
         .map_err(|e| ChallengeError::Syntax(format!("competition.yaml: {e}")))?;
     let fragment: Value =
-        serde_yaml::from_str(ours).map_err(|e| ChallengeError::Syntax(format!("fragment: {e}")))?;
+        yaml::from_str(ours).map_err(|e| ChallengeError::Syntax(format!("fragment: {e}")))?;
     if let Some(version) = source.get("version").and_then(Value::as_i64)
         && version != 2
     {
@@ -36,7 +36,7 @@ pub fn from_codabench_yaml(codabench: &str, ours: &str) -> Result<Challenge> {
     }
     let phases = source
         .get("phases")
-        .and_then(Value::as_sequence)
+        .and_then(Value::as_array)
         .map(|phases| {
             phases
                 .iter()
@@ -46,16 +46,17 @@ pub fn from_codabench_yaml(codabench: &str, ours: &str) -> Result<Challenge> {
         })
         .transpose()?;
     if let Some(phases) = phases {
-        merged.insert("phases".into(), Value::Sequence(phases));
+        merged.insert("phases".into(), Value::Array(phases));
     }
-    if let Value::Mapping(fragment) = fragment {
+    if let Value::Object(fragment) = fragment {
         for (key, value) in fragment {
             merged.insert(key, value);
         }
     }
-    let text = serde_yaml::to_string(&Value::Mapping(merged))
+    let challenge: Challenge = serde_json::from_value(Value::Object(merged))
         .map_err(|e| ChallengeError::Syntax(e.to_string()))?;
-    Challenge::from_yaml(&text)
+    challenge.validate()?;
+    Ok(challenge)
 }
 
 /// A Codabench phase: name, start, end. The last phase scores the private test
@@ -83,7 +84,7 @@ fn phase(index: usize, source: &Value, count: usize) -> Result<Value> {
             phase.insert(ours.into(), at.to_rfc3339().into());
         }
     }
-    Ok(Value::Mapping(phase))
+    Ok(Value::Object(phase))
 }
 
 /// Codabench writes dates as `2024-01-31`, `2024-01-31 12:00` or RFC 3339.

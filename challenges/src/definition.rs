@@ -86,7 +86,7 @@ impl InputSpec {
     ///
     /// ```
     /// # use challenges::InputSpec;
-    /// let spec: InputSpec = serde_yaml::from_str("{column: x, shape: [2, 200]}").unwrap();
+    /// let spec: InputSpec = yaml::from_str("{column: x, shape: [2, 200]}").unwrap();
     /// assert!(spec.accepts(&[1, 2, 200]));
     /// assert!(spec.accepts(&[1, 400]));
     /// assert!(spec.accepts(&[400]));
@@ -166,6 +166,17 @@ pub struct Limits {
     /// Per participant over the whole challenge.
     #[serde(default)]
     pub total: Option<u32>,
+    /// Longest one evaluation may run, in seconds. The site's limit
+    /// (`ARENA_EVAL_SECONDS`) is the default and the ceiling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_seconds: Option<u32>,
+    /// Memory of one evaluation, in MiB (site: `ARENA_EVAL_MEMORY_MIB`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_memory_mib: Option<u32>,
+    /// Multiplications one evaluation may take: rows of the scored split times
+    /// multiplications per sample (site: `ARENA_EVAL_WORK`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_work: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -201,13 +212,13 @@ impl Challenge {
     /// Parse and validate YAML (JSON is YAML too).
     pub fn from_yaml(text: &str) -> Result<Challenge> {
         let challenge: Challenge =
-            serde_yaml::from_str(text).map_err(|e| ChallengeError::Syntax(e.to_string()))?;
+            yaml::from_str(text).map_err(|e| ChallengeError::Syntax(e.to_string()))?;
         challenge.validate()?;
         Ok(challenge)
     }
 
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).unwrap_or_default()
+        yaml::to_string(self).unwrap_or_default()
     }
 
     /// Every rule a definition must follow, each error naming its field.
@@ -388,12 +399,20 @@ pub fn check_slug(field: &str, slug: &str) -> Result<()> {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(ChallengeError::field(
+    if !ok {
+        return Err(ChallengeError::field(
             field,
             format!("`{slug}` must be 3 to 64 characters of a-z, 0-9 and '-' (not at the ends)"),
-        ))
+        ));
     }
+    if RESERVED_SLUGS.contains(&slug) {
+        return Err(ChallengeError::field(
+            field,
+            format!("`{slug}` is reserved for the site's own pages; choose another"),
+        ));
+    }
+    Ok(())
 }
+
+/// Slugs the console's own pages use (`/console/new`, `/console/users`).
+pub const RESERVED_SLUGS: [&str; 2] = ["new", "users"];

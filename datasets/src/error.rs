@@ -40,7 +40,7 @@ pub enum DatasetError {
     Parquet(#[from] parquet::errors::ParquetError),
 
     #[error("yaml: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] yaml::Error),
 
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),

@@ -3,6 +3,7 @@
 //! FAIR metadata (Croissant 1.1, DataCite 4.5, schema.org, BibTeX, CITATION.cff),
 //! deterministic demo generators and object-store helpers.
 
+pub mod budget;
 pub mod error;
 pub mod generators;
 pub mod ingest;
@@ -14,6 +15,7 @@ pub mod stats;
 pub mod store;
 pub mod validate;
 
+pub use budget::IngestLimits;
 pub use error::{DatasetError, Result};
 pub use generators::{GENERATORS, GeneratedDataset, generate};
 pub use ingest::{Blob, BuiltVersion, InputFile, SplitInput, VersionInput, build_version};

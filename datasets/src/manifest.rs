@@ -18,6 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 
+use crate::budget::{Budget, IngestLimits};
 use crate::error::{DatasetError, Result};
 use crate::ingest::{BuiltVersion, InputFile, SplitInput, VersionInput, build_version};
 use crate::model::{
@@ -70,11 +71,11 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn from_yaml(text: &str) -> Result<Manifest> {
-        Ok(serde_yaml::from_str(text)?)
+        Ok(yaml::from_str(text)?)
     }
 
     pub fn to_yaml(&self) -> Result<String> {
-        Ok(serde_yaml::to_string(self)?)
+        Ok(yaml::to_string(self)?)
     }
 
     pub fn dataset_meta(&self) -> DatasetMeta {
@@ -128,9 +129,21 @@ pub fn ingest_manifest(path: &Path) -> Result<BuiltVersion> {
     ingest(&manifest, &base)
 }
 
-/// Ingests a parsed manifest whose file paths are relative to `base_dir`.
+/// Ingests a parsed manifest whose file paths are relative to `base_dir`,
+/// under the default [`IngestLimits`].
 pub fn ingest(manifest: &Manifest, base_dir: &Path) -> Result<BuiltVersion> {
+    ingest_within(manifest, base_dir, IngestLimits::default())
+}
+
+/// [`ingest`] under `limits`: footers are checked before decoding, and every
+/// batch is counted and validated as it is read.
+pub fn ingest_within(
+    manifest: &Manifest,
+    base_dir: &Path,
+    limits: IngestLimits,
+) -> Result<BuiltVersion> {
     crate::ingest::check_features(&manifest.features)?;
+    let mut budget = Budget::new(limits);
     let mut splits = Vec::new();
     for (name, ms) in manifest.split_names()? {
         let mut files = Vec::new();
@@ -155,9 +168,15 @@ pub fn ingest(manifest: &Manifest, base_dir: &Path) -> Result<BuiltVersion> {
                 .and_then(|s| s.to_str())
                 .map(str::to_ascii_lowercase)
                 .unwrap_or_default();
+            let mut reading = Reading {
+                rel,
+                features: &manifest.features,
+                budget: &mut budget,
+                rows: 0,
+            };
             let batches = match ext.as_str() {
-                "parquet" | "pq" => read_parquet_file(&path, rel)?,
-                "csv" => read_csv_file(&path, rel, &manifest.features)?,
+                "parquet" | "pq" => read_parquet_file(&path, &mut reading)?,
+                "csv" => read_csv_file(&path, &mut reading)?,
                 _ => {
                     return Err(DatasetError::Manifest(format!(
                         "file `{rel}`: unsupported extension (use .parquet, .pq or .csv)"
@@ -189,13 +208,41 @@ pub fn ingest(manifest: &Manifest, base_dir: &Path) -> Result<BuiltVersion> {
     )
 }
 
-fn read_parquet_file(path: &Path, rel: &str) -> Result<Vec<RecordBatch>> {
-    let file = File::open(path).map_err(|e| DatasetError::io(rel, e))?;
+/// One file being read: its batches are counted and validated as they come.
+struct Reading<'a> {
+    rel: &'a str,
+    features: &'a [FeatureSpec],
+    budget: &'a mut Budget,
+    /// Rows of this file so far (the offset of the next batch's first row).
+    rows: usize,
+}
+
+impl Reading<'_> {
+    /// Count and validate a decoded batch: a bad row stops the read at once.
+    fn accept(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.budget
+            .take(self.rel, batch.num_rows(), batch.get_array_memory_size())?;
+        crate::validate::conform_batch(self.rel, batch, self.features, self.rows)?;
+        self.rows += batch.num_rows();
+        Ok(())
+    }
+}
+
+fn read_parquet_file(path: &Path, reading: &mut Reading<'_>) -> Result<Vec<RecordBatch>> {
+    let file = File::open(path).map_err(|e| DatasetError::io(reading.rel, e))?;
     crate::parquet_io::contain_panics(|| {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)?
-            .with_batch_size(READ_BATCH_ROWS)
-            .build()?;
-        Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        reading
+            .budget
+            .check_footer(reading.rel, builder.metadata())?;
+        let reader = builder.with_batch_size(READ_BATCH_ROWS).build()?;
+        let mut batches = Vec::new();
+        for batch in reader {
+            let batch = batch?;
+            reading.accept(&batch)?;
+            batches.push(batch);
+        }
+        Ok(batches)
     })
 }
 
@@ -211,8 +258,9 @@ pub fn csv_columns(spec: &FeatureSpec) -> Vec<String> {
     }
 }
 
-fn read_csv_file(path: &Path, rel: &str, features: &[FeatureSpec]) -> Result<Vec<RecordBatch>> {
+fn read_csv_file(path: &Path, reading: &mut Reading<'_>) -> Result<Vec<RecordBatch>> {
     use std::io::{BufRead, BufReader};
+    let (rel, features) = (reading.rel, reading.features);
     let file = File::open(path).map_err(|e| DatasetError::io(rel, e))?;
     let mut header_line = String::new();
     BufReader::new(file)
@@ -286,7 +334,9 @@ fn read_csv_file(path: &Path, rel: &str, features: &[FeatureSpec]) -> Result<Vec
             }
         }
         offset += batch.num_rows();
-        out.push(RecordBatch::try_new(target.clone(), columns)?);
+        let parsed = RecordBatch::try_new(target.clone(), columns)?;
+        reading.accept(&parsed)?;
+        out.push(parsed);
     }
     Ok(out)
 }

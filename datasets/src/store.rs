@@ -219,6 +219,25 @@ pub async fn get_bytes(store: &dyn ObjectStore, key: &str) -> Result<Bytes> {
     Ok(store.get(&path).await?.bytes().await?)
 }
 
+/// Streams the object at `key` into the file `to` (created or truncated),
+/// without holding the whole object in memory.
+pub async fn copy_to_file(store: &dyn ObjectStore, key: &str, to: &std::path::Path) -> Result<()> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let path = Path::parse(key)
+        .map_err(|e| DatasetError::InvalidArgument(format!("object key `{key}`: {e}")))?;
+    let io = |source: std::io::Error| DatasetError::Io {
+        path: to.display().to_string(),
+        source,
+    };
+    let mut stream = store.get(&path).await?.into_stream();
+    let mut file = tokio::fs::File::create(to).await.map_err(io)?;
+    while let Some(chunk) = stream.next().await {
+        file.write_all(&chunk?).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
-//! The audit log of organizer actions (`audit_log`): challenge created or
-//! edited, phase published, submission disqualified or re-run. Append only.
+//! The audit log of organizer and admin actions (`audit_log`): challenge
+//! created or edited, phase published, submission disqualified, re-run or
+//! cancelled by an organizer, dataset version added, maintainer added or
+//! removed, organizer role granted or revoked. Append only.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -26,7 +28,9 @@ pub struct Action<'a> {
     /// A dotted name: `challenge.create`, `phase.publish`, `submission.disqualify`...
     pub action: &'a str,
     pub challenge_id: Option<Uuid>,
-    /// The object acted on (a slug, a phase, a submission id).
+    /// The dataset acted on (maintainers, versions).
+    pub dataset_id: Option<Uuid>,
+    /// The object acted on (a slug, a phase, a submission id, a handle).
     pub subject: &'a str,
     pub detail: Value,
 }
@@ -34,13 +38,14 @@ pub struct Action<'a> {
 /// Record that `actor` did `action`.
 pub async fn record(pool: &PgPool, actor: &User, action: Action<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO audit_log (actor_id, actor_handle, action, challenge_id, subject, detail)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO audit_log (actor_id, actor_handle, action, challenge_id, dataset_id, subject, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(actor.id)
     .bind(&actor.handle)
     .bind(action.action)
     .bind(action.challenge_id)
+    .bind(action.dataset_id)
     .bind(action.subject)
     .bind(&action.detail)
     .execute(pool)

@@ -30,12 +30,14 @@ pub struct VersionRow {
 const VERSION_COLUMNS: &str =
     "v.id, v.dataset_id, v.version, v.doc, v.content_sha256, v.created_at";
 
-/// Insert or update a dataset's metadata; returns its id.
-pub async fn upsert(pool: &PgPool, slug: &str, meta: &Value) -> Result<Uuid> {
-    Ok(sqlx::query_scalar(
+/// Insert or update a dataset's metadata; returns its id, and whether this
+/// call created it.
+pub async fn upsert(pool: &PgPool, slug: &str, meta: &Value) -> Result<(Uuid, bool)> {
+    // `xmax` is 0 for a row this statement inserted, not for one it updated.
+    Ok(sqlx::query_as(
         "INSERT INTO datasets (id, slug, meta) VALUES ($1, $2, $3)
          ON CONFLICT (slug) DO UPDATE SET meta = EXCLUDED.meta, updated_at = now()
-         RETURNING id",
+         RETURNING id, (xmax = 0)",
     )
     .bind(Uuid::new_v4())
     .bind(slug)
@@ -113,4 +115,57 @@ pub async fn version_by_id(pool: &PgPool, id: Uuid) -> Result<Option<VersionRow>
         .bind(id)
         .fetch_optional(pool)
         .await?)
+}
+
+/// Whether `user_id` maintains the dataset (reads the labels of its hidden
+/// splits, adds versions, names other maintainers).
+pub async fn is_maintainer(pool: &PgPool, dataset_id: Uuid, user_id: Uuid) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM dataset_maintainers WHERE dataset_id = $1 AND user_id = $2)",
+    )
+    .bind(dataset_id)
+    .bind(user_id)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Make `user_id` a maintainer of the dataset; `false` when they were one already.
+pub async fn add_maintainer(
+    pool: &PgPool,
+    dataset_id: Uuid,
+    user_id: Uuid,
+    added_by: Option<Uuid>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO dataset_maintainers (dataset_id, user_id, added_by) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(dataset_id)
+    .bind(user_id)
+    .bind(added_by)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Remove a maintainer; `false` when they were none.
+pub async fn remove_maintainer(pool: &PgPool, dataset_id: Uuid, user_id: Uuid) -> Result<bool> {
+    let done =
+        sqlx::query("DELETE FROM dataset_maintainers WHERE dataset_id = $1 AND user_id = $2")
+            .bind(dataset_id)
+            .bind(user_id)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The handles of a dataset's maintainers, alphabetically.
+pub async fn maintainer_handles(pool: &PgPool, dataset_id: Uuid) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT u.handle FROM dataset_maintainers m JOIN users u ON u.id = m.user_id
+         WHERE m.dataset_id = $1 ORDER BY u.handle",
+    )
+    .bind(dataset_id)
+    .fetch_all(pool)
+    .await?)
 }

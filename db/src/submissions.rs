@@ -41,6 +41,8 @@ pub struct SubmissionRow {
     pub status: String,
     pub message: Option<String>,
     pub log: String,
+    /// The part of the log computed from hidden labels: organizers only.
+    pub organizer_log: String,
     pub job_id: Option<Uuid>,
     pub results: Option<Value>,
     pub disqualified: bool,
@@ -50,7 +52,7 @@ pub struct SubmissionRow {
 }
 
 const COLUMNS: &str = "s.id, s.challenge_id, s.phase, s.user_id, u.handle, s.label, s.is_baseline, s.model_sha256, \
-     s.model_size, s.config_text, s.status, s.message, s.log, s.job_id, s.results, s.disqualified, \
+     s.model_size, s.config_text, s.status, s.message, s.log, s.organizer_log, s.job_id, s.results, s.disqualified, \
      s.disqualified_reason, s.created_at, s.updated_at";
 
 /// A new submission, before it is queued.
@@ -145,7 +147,7 @@ pub async fn requeue(pool: &PgPool, id: Uuid, max_attempts: i32) -> Result<bool>
     if !status.is_some_and(|s| FINAL.contains(&s.as_str())) {
         return Ok(false);
     }
-    sqlx::query("UPDATE submissions SET log = '' WHERE id = $1")
+    sqlx::query("UPDATE submissions SET log = '', organizer_log = '' WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -173,32 +175,52 @@ pub async fn advance(pool: &PgPool, id: Uuid, status: &str) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// How an evaluation ended.
+pub struct Conclusion<'a> {
+    /// `finished` or `failed`.
+    pub status: &'a str,
+    /// Why it failed, for its submitter.
+    pub message: Option<&'a str>,
+    pub results: Option<&'a Value>,
+    /// The log for the submitter and the organizers.
+    pub log: &'a str,
+    /// The log for the organizers only.
+    pub organizer_log: &'a str,
+}
+
 /// Record the outcome: `finished` with results, or `failed` with a human message.
-pub async fn conclude(
-    pool: &PgPool,
-    id: Uuid,
-    status: &str,
-    message: Option<&str>,
-    results: Option<&Value>,
-    log: &str,
-) -> Result<bool> {
+pub async fn conclude(pool: &PgPool, id: Uuid, ended: &Conclusion<'_>) -> Result<bool> {
     let mut tx = pool.begin().await?;
     let done = sqlx::query(
-        "UPDATE submissions SET status = $2, message = $3, results = $4, log = $5, updated_at = now()
+        "UPDATE submissions SET status = $2, message = $3, results = $4, log = $5, organizer_log = $6,
+                updated_at = now()
          WHERE id = $1 AND status NOT IN ('finished', 'failed', 'cancelled')",
     )
     .bind(id)
-    .bind(status)
-    .bind(message)
-    .bind(results)
-    .bind(log)
+    .bind(ended.status)
+    .bind(ended.message)
+    .bind(ended.results)
+    .bind(ended.log)
+    .bind(ended.organizer_log)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 1 {
-        event(&mut tx, id, status, message).await?;
+        event(&mut tx, id, ended.status, ended.message).await?;
     }
     tx.commit().await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Whether an evaluation of `id` should go on: the submission exists, has not
+/// ended (or been cancelled) and is not disqualified.
+pub async fn running(pool: &PgPool, id: Uuid) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM submissions WHERE id = $1
+                          AND status NOT IN ('finished', 'failed', 'cancelled') AND NOT disqualified)",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?)
 }
 
 /// Cancel a submission that has not ended (its job too).
@@ -228,15 +250,41 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<bool> {
     Ok(true)
 }
 
+/// Disqualify a submission; one still running is cancelled as well (its
+/// evaluation child is killed by its worker within half a second).
 pub async fn disqualify(pool: &PgPool, id: Uuid, reason: &str) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE submissions SET disqualified = true, disqualified_reason = $2, updated_at = now() WHERE id = $1",
+    let mut tx = pool.begin().await?;
+    let job: Option<(String, Option<Uuid>)> = sqlx::query_as(
+        "UPDATE submissions SET disqualified = true, disqualified_reason = $2, updated_at = now()
+         WHERE id = $1 RETURNING status, job_id",
     )
     .bind(id)
     .bind(reason)
-    .execute(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some((status, job)) = job else {
+        return Ok(false);
+    };
+    if !FINAL.contains(&status.as_str()) {
+        sqlx::query(
+            "UPDATE submissions SET status = 'cancelled', updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(job) = job {
+            sqlx::query(
+                "UPDATE jobs SET status = 'cancelled', lease_owner = NULL, finished_at = now(), updated_at = now()
+                 WHERE id = $1 AND status IN ('queued', 'running')",
+            )
+            .bind(job)
+            .execute(&mut *tx)
+            .await?;
+        }
+        event(&mut tx, id, "cancelled", Some("disqualified")).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<SubmissionRow>> {
@@ -325,13 +373,23 @@ pub async fn events(pool: &PgPool, id: Uuid) -> Result<Vec<Event>> {
     .await?)
 }
 
-/// Append to the submission's log (kept short: the last 64 KiB).
-pub async fn append_log(pool: &PgPool, id: Uuid, text: &str) -> Result<()> {
-    sqlx::query("UPDATE submissions SET log = right(log || $2, 65536) WHERE id = $1")
-        .bind(id)
-        .bind(text)
-        .execute(pool)
-        .await?;
+/// Lines to append to both parts of a submission's log.
+pub struct LogLines<'a> {
+    pub submitter: &'a str,
+    pub organizers: &'a str,
+}
+
+/// Append to the submission's log (each part kept short: the last 64 KiB).
+pub async fn append_log(pool: &PgPool, id: Uuid, lines: &LogLines<'_>) -> Result<()> {
+    sqlx::query(
+        "UPDATE submissions SET log = right(log || $2, 65536),
+                organizer_log = right(organizer_log || $3, 65536) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(lines.submitter)
+    .bind(lines.organizers)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

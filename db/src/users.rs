@@ -15,10 +15,29 @@ pub struct User {
     pub email: Option<String>,
     pub orcid: Option<String>,
     pub is_admin: bool,
+    /// The organizer role, granted by an admin: create challenges and datasets.
+    pub can_organize: bool,
     pub created_at: DateTime<Utc>,
 }
 
-const USER_COLUMNS: &str = "id, handle, display_name, email, orcid, is_admin, created_at";
+impl User {
+    /// The scopes this user holds, which bound every token of theirs: `read`
+    /// and `submit` for everyone, `organize` for organizers and admins.
+    pub fn held_scopes(&self) -> Vec<&'static str> {
+        let mut held = vec!["read", "submit"];
+        if self.can_organize || self.is_admin {
+            held.push("organize");
+        }
+        held
+    }
+
+    pub fn holds(&self, scope: &str) -> bool {
+        self.held_scopes().contains(&scope)
+    }
+}
+
+const USER_COLUMNS: &str =
+    "id, handle, display_name, email, orcid, is_admin, can_organize, created_at";
 
 /// Find a user by handle, creating them when missing.
 pub async fn ensure(
@@ -105,7 +124,8 @@ pub async fn create_token(
     Ok((token, secret))
 }
 
-/// The user and scopes of a live token.
+/// The user and scopes of a live token: the token's scopes that the user
+/// still holds (a revoked role takes its scope from every token at once).
 pub async fn authenticate(pool: &PgPool, secret: &str) -> Result<Option<(User, Vec<String>)>> {
     let row: Option<(Uuid, Vec<String>)> = sqlx::query_as(
         "UPDATE api_tokens SET last_used_at = now()
@@ -118,7 +138,10 @@ pub async fn authenticate(pool: &PgPool, secret: &str) -> Result<Option<(User, V
     let Some((user_id, scopes)) = row else {
         return Ok(None);
     };
-    Ok(by_id(pool, user_id).await?.map(|user| (user, scopes)))
+    Ok(by_id(pool, user_id).await?.map(|user| {
+        let held: Vec<String> = scopes.into_iter().filter(|s| user.holds(s)).collect();
+        (user, held)
+    }))
 }
 
 pub async fn tokens_of(pool: &PgPool, user_id: Uuid) -> Result<Vec<Token>> {
@@ -204,6 +227,26 @@ pub async fn list(pool: &PgPool, limit: i64) -> Result<Vec<User>> {
         .bind(limit)
         .fetch_all(pool)
         .await?)
+}
+
+/// Grant (or revoke) the organizer role; `false` when no such user.
+pub async fn set_organizer(pool: &PgPool, user_id: Uuid, on: bool) -> Result<bool> {
+    let done = sqlx::query("UPDATE users SET can_organize = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(on)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Make a user an administrator (or not); `false` when no such user.
+pub async fn set_admin(pool: &PgPool, user_id: Uuid, on: bool) -> Result<bool> {
+    let done = sqlx::query("UPDATE users SET is_admin = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(on)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Change the profile fields a user edits on the account page.

@@ -26,28 +26,40 @@ impl Caller {
         Caller::default()
     }
 
-    pub fn is_admin(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.is_admin)
-    }
-
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
 
-    /// The signed-in user holding `scope`, or 401/403.
+    /// The signed-in user whose credential carries `scope`, or 401/403.
+    /// Admins too act only within their token's scopes: a `read` token of
+    /// an admin reads.
     pub fn require(&self, scope: &str) -> Result<&User, ApiError> {
         let user = self.user.as_ref().ok_or_else(|| {
             ApiError::Unauthorized(
                 "sign in or send an API token (Authorization: Bearer ...)".into(),
             )
         })?;
-        if self.has_scope(scope) || user.is_admin {
-            Ok(user)
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "this token lacks the `{scope}` scope"
-            )))
+        if self.has_scope(scope) {
+            return Ok(user);
         }
+        Err(ApiError::Forbidden(if user.holds(scope) {
+            format!("this token lacks the `{scope}` scope")
+        } else if scope == "organize" {
+            format!(
+                "`{}` does not hold the organizer role; an admin grants it (`arena user grant --organizer {}`)",
+                user.handle, user.handle
+            )
+        } else {
+            format!("`{}` does not hold the `{scope}` scope", user.handle)
+        }))
+    }
+
+    /// The user, when they act as an admin: an admin whose credential
+    /// carries `scope`.
+    pub fn admin_with(&self, scope: &str) -> Option<&User> {
+        self.user
+            .as_ref()
+            .filter(|u| u.is_admin && self.has_scope(scope))
     }
 }
 

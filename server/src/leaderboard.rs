@@ -215,8 +215,8 @@ pub fn to_csv(board: &Leaderboard) -> String {
         let fields = [
             row.rank.to_string(),
             row.position.to_string(),
-            row.participant.clone(),
-            row.label.clone(),
+            text_cell(&row.participant),
+            text_cell(&row.label),
             row.is_baseline.to_string(),
             row.score.to_string(),
             hw.latency_ns.map(|v| v.to_string()).unwrap_or_default(),
@@ -227,7 +227,7 @@ pub fn to_csv(board: &Leaderboard) -> String {
             opt(hw.dsp),
             hw.bram.map(|v| v.to_string()).unwrap_or_default(),
             row.in_budget.to_string(),
-            row.violations.join("; "),
+            text_cell(&row.violations.join("; ")),
             row.submission_id.clone(),
             provenance_str(row, "model_sha256"),
             provenance_str(row, "dataset_version"),
@@ -240,6 +240,18 @@ pub fn to_csv(board: &Leaderboard) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A cell of text a participant chose (handle, label): one that a spreadsheet
+/// would run as a formula (`=`, `+`, `-`, `@`, tab or carriage return first)
+/// gets a leading apostrophe, which spreadsheets show as text (OWASP's advice
+/// against CSV injection). Numbers are written as they are.
+fn text_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
 }
 
 fn csv_field(field: &str) -> String {
@@ -413,4 +425,22 @@ pub fn croissant(
             "field": fields,
         }],
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{csv_field, text_cell};
+
+    #[test]
+    fn formula_cells_are_defused_and_numbers_kept() {
+        for formula in ["=HYPERLINK(\"x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(text_cell(formula).starts_with('\''), "{formula:?}");
+        }
+        assert_eq!(text_cell("pat"), "pat");
+        assert_eq!(
+            csv_field(&text_cell("=1,2")),
+            "\"'=1,2\"",
+            "quoted after escaping"
+        );
+    }
 }

@@ -52,7 +52,21 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// Sign-in providers, cookie policy, development login.
     pub accounts: accounts::AccountSettings,
+    /// The site's limits of one evaluation, checked at upload.
+    pub evaluation: worker::evaluate::admission::EvalLimits,
+    /// Request rate limits (submissions, other writes, sign-in starts).
+    pub rate_limits: security::RateLimits,
+    /// Send Strict-Transport-Security (the public URL is https).
+    pub hsts: bool,
+    /// Dataset uploads processed at once; the others are refused with 503.
+    pub uploads: Arc<tokio::sync::Semaphore>,
+    /// Rows, columns and decoded bytes one dataset upload may hold (its
+    /// deadline is the request timeout).
+    pub ingest: datasets::IngestLimits,
 }
+
+/// Dataset uploads one server processes at once by default.
+pub const UPLOAD_CONCURRENCY: usize = 2;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -61,6 +75,11 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
             accounts: accounts::AccountSettings::default(),
+            evaluation: worker::evaluate::admission::EvalLimits::default(),
+            rate_limits: security::RateLimits::default(),
+            hsts: false,
+            uploads: Arc::new(tokio::sync::Semaphore::new(UPLOAD_CONCURRENCY)),
+            ingest: datasets::IngestLimits::default(),
         }
     }
 }
@@ -75,15 +94,21 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), security::SubmissionLimiter::from_env()),
-            security::limit_submissions,
+            (
+                state.clone(),
+                security::Limiter::new(state.settings.rate_limits),
+            ),
+            security::limit_rates,
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.settings.hsts,
+            security::headers,
+        ))
         .layer(axum::middleware::from_fn(observability::track))
         .with_state(state)
 }

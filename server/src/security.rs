@@ -3,10 +3,12 @@
 //! - headers: a Content-Security-Policy that allows only our own scripts,
 //!   styles and images (and forbids framing), `X-Frame-Options: DENY`,
 //!   `Referrer-Policy`, `X-Content-Type-Options: nosniff`;
-//! - submission rate limits per user and per client IP address (token buckets
-//!   kept in memory by each server process), answered with 429 and
-//!   `Retry-After`. They sit in front of the per-challenge daily quotas, which
-//!   count in the database; these ones stop bursts before any work is done.
+//! - `Strict-Transport-Security` when the public URL is https;
+//! - rate limits (token buckets kept in memory by each server process),
+//!   answered with 429 and `Retry-After`: submissions per user and per client
+//!   address, and every other write and sign-in start per client address.
+//!   They sit in front of the per-challenge daily quotas, which count in the
+//!   database; these ones stop bursts before any work is done.
 //!
 //! The request timeout and the body limits are in [`crate::router`] and the
 //! submission route; docs/SECURITY.md lists every limit and its test.
@@ -34,10 +36,20 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
 
-/// Add the security headers to every response (unless a handler set its own).
-pub async fn headers(request: Request, next: Next) -> Response {
+/// HSTS for sites served over https: a year, subdomains included.
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000; includeSubDomains";
+
+/// Add the security headers to every response (unless a handler set its own),
+/// and Strict-Transport-Security when the site is served over https.
+pub async fn headers(State(hsts): State<bool>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+        );
+    }
     let defaults: [(HeaderName, &'static str); 4] = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -62,46 +74,28 @@ pub struct RateLimit {
     pub per_minute: u32,
 }
 
-/// The submission rate limits of a server.
+/// The request rate limits of a server.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SubmissionLimits {
-    pub per_user: RateLimit,
-    pub per_ip: RateLimit,
+pub struct RateLimits {
+    /// Submissions per user (API token or browser session alike).
+    pub submit_per_user: RateLimit,
+    /// Submissions per client address.
+    pub submit_per_ip: RateLimit,
+    /// Every other write (POST, PUT, PATCH, DELETE) and every sign-in start
+    /// (`GET /auth/{provider}/login`, which records a flow) per client address.
+    pub write_per_ip: RateLimit,
 }
 
-impl Default for SubmissionLimits {
+impl Default for RateLimits {
     fn default() -> Self {
-        SubmissionLimits {
-            per_user: RateLimit {
-                burst: 30,
-                per_minute: 30,
-            },
-            per_ip: RateLimit {
-                burst: 120,
-                per_minute: 120,
-            },
-        }
-    }
-}
-
-impl SubmissionLimits {
-    /// The defaults, overridden by `ARENA_SUBMIT_RATE_USER` and
-    /// `ARENA_SUBMIT_RATE_IP` (submissions per minute, also the burst).
-    pub fn from_env() -> Self {
-        let read = |name: &str, default: RateLimit| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.trim().parse::<u32>().ok())
-                .filter(|n| *n > 0)
-                .map_or(default, |n| RateLimit {
-                    burst: n,
-                    per_minute: n,
-                })
+        let per_minute = |n| RateLimit {
+            burst: n,
+            per_minute: n,
         };
-        let defaults = SubmissionLimits::default();
-        SubmissionLimits {
-            per_user: read("ARENA_SUBMIT_RATE_USER", defaults.per_user),
-            per_ip: read("ARENA_SUBMIT_RATE_IP", defaults.per_ip),
+        RateLimits {
+            submit_per_user: per_minute(30),
+            submit_per_ip: per_minute(120),
+            write_per_ip: per_minute(300),
         }
     }
 }
@@ -144,45 +138,72 @@ impl Buckets {
     }
 }
 
-/// The submission rate limiter shared by the requests of one server.
+/// The rate limiter shared by the requests of one server.
 #[derive(Debug, Clone)]
-pub struct SubmissionLimiter {
-    users: Arc<Buckets>,
-    ips: Arc<Buckets>,
+pub struct Limiter {
+    submit_users: Arc<Buckets>,
+    submit_ips: Arc<Buckets>,
+    write_ips: Arc<Buckets>,
 }
 
-impl SubmissionLimiter {
-    /// A limiter with the limits of [`SubmissionLimits::from_env`].
-    pub fn from_env() -> Self {
-        Self::new(SubmissionLimits::from_env())
-    }
-
-    pub fn new(limits: SubmissionLimits) -> Self {
-        SubmissionLimiter {
-            users: Arc::new(Buckets::new(limits.per_user)),
-            ips: Arc::new(Buckets::new(limits.per_ip)),
+impl Limiter {
+    pub fn new(limits: RateLimits) -> Self {
+        Limiter {
+            submit_users: Arc::new(Buckets::new(limits.submit_per_user)),
+            submit_ips: Arc::new(Buckets::new(limits.submit_per_ip)),
+            write_ips: Arc::new(Buckets::new(limits.write_per_ip)),
         }
     }
 }
 
-/// Where a submission arrives: the API, or the challenge page's form.
+/// What a request does, for the rate limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SubmissionRoute {
-    Api,
-    Page,
+enum Kind {
+    /// A submission through the API.
+    ApiSubmission,
+    /// A submission through the challenge page's form.
+    PageSubmission,
+    /// Another write through the API.
+    ApiWrite,
+    /// Another write through a page's form, or a sign-in start.
+    PageWrite,
 }
 
-fn submission_route(request: &Request) -> Option<SubmissionRoute> {
-    if request.method() != Method::POST {
-        return None;
+impl Kind {
+    fn of(request: &Request) -> Option<Kind> {
+        let path = request.uri().path().trim_end_matches('/');
+        let api = path.starts_with("/api/");
+        let method = request.method();
+        if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
+            // A sign-in start writes a flow row: limited like a write.
+            let sign_in = path.starts_with("/auth/") && path.ends_with("/login");
+            return sign_in.then_some(Kind::PageWrite);
+        }
+        Some(match () {
+            _ if method != Method::POST => {
+                if api {
+                    Kind::ApiWrite
+                } else {
+                    Kind::PageWrite
+                }
+            }
+            _ if path.starts_with("/api/v1/challenges/") && path.ends_with("/submissions") => {
+                Kind::ApiSubmission
+            }
+            _ if path.starts_with("/challenges/") && path.ends_with("/submit") => {
+                Kind::PageSubmission
+            }
+            _ if api => Kind::ApiWrite,
+            _ => Kind::PageWrite,
+        })
     }
-    let path = request.uri().path().trim_end_matches('/');
-    if path.starts_with("/api/v1/challenges/") && path.ends_with("/submissions") {
-        Some(SubmissionRoute::Api)
-    } else if path.starts_with("/challenges/") && path.ends_with("/submit") {
-        Some(SubmissionRoute::Page)
-    } else {
-        None
+
+    fn is_submission(self) -> bool {
+        matches!(self, Kind::ApiSubmission | Kind::PageSubmission)
+    }
+
+    fn is_api(self) -> bool {
+        matches!(self, Kind::ApiSubmission | Kind::ApiWrite)
     }
 }
 
@@ -196,14 +217,20 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-fn too_many(route: SubmissionRoute, what: &str, wait: Duration) -> Response {
+fn too_many(kind: Kind, what: &str, wait: Duration) -> Response {
     let seconds = wait.as_secs().max(1);
     let error = ApiError::TooManyRequests(format!(
-        "too many submissions from this {what}; try again in {seconds} s"
+        "too many {} from this {what}; try again in {seconds} s",
+        if kind.is_submission() {
+            "submissions"
+        } else {
+            "requests that change something"
+        }
     ));
-    let mut response = match route {
-        SubmissionRoute::Api => error.into_response(),
-        SubmissionRoute::Page => crate::pages::error_page(error),
+    let mut response = if kind.is_api() {
+        error.into_response()
+    } else {
+        crate::pages::error_page(error)
     };
     if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -211,13 +238,15 @@ fn too_many(route: SubmissionRoute, what: &str, wait: Duration) -> Response {
     response
 }
 
-/// Refuse submissions over the per-IP or per-user rate before the upload is read.
-pub async fn limit_submissions(
-    State((state, limiter)): State<(AppState, SubmissionLimiter)>,
+/// Refuse writes, sign-in starts and submissions over their rates before the
+/// body is read: per client address for all of them, per user as well for
+/// submissions.
+pub async fn limit_rates(
+    State((state, limiter)): State<(AppState, Limiter)>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(route) = submission_route(&request) else {
+    let Some(kind) = Kind::of(&request) else {
         return next.run(request).await;
     };
     let now = Instant::now();
@@ -226,19 +255,25 @@ pub async fn limit_submissions(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
-    if let Err(wait) = limiter.ips.take(&ip, now) {
-        return too_many(route, "address", wait);
+    if !kind.is_submission() {
+        if let Err(wait) = limiter.write_ips.take(&ip, now) {
+            return too_many(kind, "address", wait);
+        }
+        return next.run(request).await;
+    }
+    if let Err(wait) = limiter.submit_ips.take(&ip, now) {
+        return too_many(kind, "address", wait);
     }
     // Unknown tokens and sessions pass through: the handler answers them (401, or
     // the sign-in page).
-    let user = match route {
-        SubmissionRoute::Api => match bearer(request.headers()) {
+    let user = match kind {
+        Kind::ApiSubmission => match bearer(request.headers()) {
             Some(secret) => db::users::authenticate(&state.pool, secret)
                 .await
                 .map(|found| found.map(|(user, _)| user.id)),
             None => Ok(None),
         },
-        SubmissionRoute::Page => match cookie_value(request.headers(), SESSION_COOKIE) {
+        _ => match cookie_value(request.headers(), SESSION_COOKIE) {
             Some(secret) => db::sessions::get(&state.pool, secret)
                 .await
                 .map(|s| s.and_then(|s| s.user).map(|u| u.id)),
@@ -247,8 +282,8 @@ pub async fn limit_submissions(
     };
     match user {
         Ok(Some(id)) => {
-            if let Err(wait) = limiter.users.take(&id.to_string(), now) {
-                return too_many(route, "user", wait);
+            if let Err(wait) = limiter.submit_users.take(&id.to_string(), now) {
+                return too_many(kind, "user", wait);
             }
         }
         Ok(None) => {}

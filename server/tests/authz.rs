@@ -1,7 +1,9 @@
 //! The authorization matrix of the web pages (and the API reads a session
-//! cookie allows): every route for anonymous, the submission's owner, another
-//! participant, an organizer of this challenge, an organizer of another
-//! challenge, and an admin, with the status each must get.
+//! cookie allows): every route for the roles of `common/roles.rs` —
+//! anonymous, a submission's owner, another participant, the owner of an
+//! entry in a hidden phase, an organizer of this challenge, an organizer of
+//! another challenge on the same dataset, a maintainer of the dataset, and an
+//! admin — with the status each must get. (API tokens: `authz_api.rs`.)
 //!
 //! Anonymous visitors of pages that need an account are sent to the sign-in
 //! page (303); a signed-in user without the role gets 403; what a user may not
@@ -10,39 +12,19 @@
 #[path = "common/accounts.rs"]
 mod accounts;
 mod common;
+#[path = "common/roles.rs"]
+mod roles;
 
 use accounts::*;
 use axum::http::StatusCode;
-
-const THIS: &str = r#"
-slug: toy-trigger
-title: Toy trigger
-description: Find the anomalies.
-dataset: { slug: toy, version: latest }
-input: { column: x, shape: [4] }
-label: is_anomaly
-metric: roc_auc
-target: { part: xc7a35t, clock_ns: 5 }
-phases:
-  - { name: development, split: public_test }
-  - { name: final, split: private_test, starts: 2099-01-01T00:00:00Z }
-"#;
-
-const ROLES: [&str; 6] = [
-    "anonymous",
-    "owner",
-    "other participant",
-    "organizer of this",
-    "organizer of another",
-    "admin",
-];
+use roles::{OPERATOR, ROLES, THIS, world};
 
 /// (method, path, form fields besides the CSRF token, expected status per role)
 type Case = (
     &'static str,
     String,
     Vec<(&'static str, &'static str)>,
-    [StatusCode; 6],
+    [StatusCode; 8],
 );
 
 struct Role {
@@ -57,6 +39,7 @@ async fn site_with_toy_dataset() -> Site {
         &site.db.pool,
         site.state.store.as_ref(),
         &common::toy_dataset(),
+        None,
     )
     .await
     .unwrap();
@@ -71,51 +54,23 @@ async fn user(site: &Site, handle: &str, admin: bool) -> db::users::User {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_for_every_role() {
-    let site = site_with_toy_dataset().await;
-    let owner = user(&site, "pat", false).await;
-    let other = user(&site, "quinn", false).await;
-    let organizer = user(&site, "olivia", false).await;
-    let organizer_elsewhere = user(&site, "oscar", false).await;
-    let admin = user(&site, "root", true).await;
-    let this = server::ops::challenges::parse(THIS).unwrap();
-    let row = server::ops::challenges::create(&site.db.pool, this, Some(&organizer))
-        .await
-        .unwrap();
-    let another =
-        server::ops::challenges::parse(&THIS.replace("toy-trigger", "toy-other")).unwrap();
-    server::ops::challenges::create(&site.db.pool, another, Some(&organizer_elsewhere))
-        .await
-        .unwrap();
-    let challenge = server::ops::challenges::definition(&row).unwrap();
-    let upload = server::ops::submissions::Upload {
-        model: common::linear_model(&[1.0, 0.0, 0.0, 0.0], 0.0).into(),
-        config: Some("Model:\n  Precision: fixed<16,6>\n".into()),
-        label: "first".into(),
-        is_baseline: false,
-        phase: None,
-    };
-    let submission = server::ops::submissions::submit(
-        &site.db.pool,
-        site.state.store.as_ref(),
-        &row,
-        &challenge,
-        &owner,
-        upload,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-
-    let mut roles = vec![Role {
-        client: Client::default(),
-        csrf: String::new(),
-    }];
-    for u in [&owner, &other, &organizer, &organizer_elsewhere, &admin] {
-        let (client, csrf) = Client::signed_in(&site, u.id).await;
-        roles.push(Role { client, csrf });
+    let world = world().await;
+    let site = &world.site;
+    let mut roles = Vec::new();
+    for user in &world.users {
+        roles.push(match user {
+            None => Role {
+                client: Client::default(),
+                csrf: String::new(),
+            },
+            Some(u) => {
+                let (client, csrf) = Client::signed_in(site, u.id).await;
+                Role { client, csrf }
+            }
+        });
     }
 
-    let s = submission.to_string();
+    let (s, h) = (&world.submission, &world.hidden);
     use StatusCode as S;
     const OK: S = S::OK;
     const SEE: S = S::SEE_OTHER;
@@ -124,145 +79,239 @@ async fn every_route_for_every_role() {
     const BAD: S = S::BAD_REQUEST;
     const CONFLICT: S = S::CONFLICT;
     const UNAUTH: S = S::UNAUTHORIZED;
-    // (method, path, form fields (csrf added), expected per role)
+    // Roles: anonymous, owner, other participant, owner in a hidden phase,
+    // organizer of this, organizer of another on the same dataset, maintainer, admin.
     let matrix: Vec<Case> = vec![
-        ("GET", "/".into(), vec![], [OK; 6]),
-        ("GET", "/?q=toy&domain=testing".into(), vec![], [OK; 6]),
-        ("GET", "/datasets".into(), vec![], [OK; 6]),
-        ("GET", "/datasets/toy".into(), vec![], [OK; 6]),
-        ("GET", "/challenges/toy-trigger".into(), vec![], [OK; 6]),
+        ("GET", "/".into(), vec![], [OK; 8]),
+        ("GET", "/?q=toy&domain=testing".into(), vec![], [OK; 8]),
+        ("GET", "/datasets".into(), vec![], [OK; 8]),
+        ("GET", "/datasets/toy".into(), vec![], [OK; 8]),
+        ("GET", "/challenges/toy-trigger".into(), vec![], [OK; 8]),
         (
             "GET",
             "/challenges/toy-trigger?phase=final".into(),
             vec![],
-            [OK; 6],
+            [OK; 8],
         ),
-        ("GET", "/challenges/nope".into(), vec![], [NF; 6]),
-        ("GET", "/login".into(), vec![], [OK; 6]),
+        ("GET", "/challenges/nope".into(), vec![], [NF; 8]),
+        ("GET", "/login".into(), vec![], [OK; 8]),
         (
             "GET",
             format!("/submissions/{s}"),
             vec![],
-            [NF, OK, NF, OK, NF, OK],
+            [NF, OK, NF, NF, OK, NF, NF, OK],
         ),
-        ("GET", "/submissions/not-a-uuid".into(), vec![], [NF; 6]),
+        (
+            "GET",
+            format!("/submissions/{h}"),
+            vec![],
+            [NF, NF, NF, OK, OK, NF, NF, OK],
+        ),
+        ("GET", "/submissions/not-a-uuid".into(), vec![], [NF; 8]),
         (
             "GET",
             format!("/api/v1/submissions/{s}"),
             vec![],
-            [NF, OK, NF, OK, NF, OK],
+            [NF, OK, NF, NF, OK, NF, NF, OK],
+        ),
+        (
+            "GET",
+            format!("/api/v1/submissions/{h}"),
+            vec![],
+            [NF, NF, NF, OK, OK, NF, NF, OK],
         ),
         (
             "GET",
             format!("/api/v1/submissions/{s}/model"),
             vec![],
-            [NF, OK, NF, OK, NF, OK],
+            [NF, OK, NF, NF, OK, NF, NF, OK],
+        ),
+        (
+            "GET",
+            format!("/api/v1/submissions/{h}/model"),
+            vec![],
+            [NF, NF, NF, OK, OK, NF, NF, OK],
         ),
         // Still queued: no RTL bundle yet, and none for those who may not see it.
         (
             "GET",
             format!("/api/v1/submissions/{s}/rtl"),
             vec![],
-            [NF; 6],
+            [NF; 8],
         ),
         (
             "GET",
             "/api/v1/challenges/toy-trigger/submissions".into(),
             vec![],
-            [UNAUTH, OK, OK, OK, OK, OK],
+            [UNAUTH, OK, OK, OK, OK, OK, OK, OK],
         ),
-        ("GET", "/account".into(), vec![], [SEE, OK, OK, OK, OK, OK]),
-        ("GET", "/console".into(), vec![], [SEE, OK, OK, OK, OK, OK]),
+        // A hidden phase's board: its organizers (and admins) only, in every format.
+        (
+            "GET",
+            "/api/v1/challenges/toy-trigger/leaderboard?phase=final".into(),
+            vec![],
+            [NO, NO, NO, NO, OK, NO, NO, OK],
+        ),
+        (
+            "GET",
+            "/api/v1/challenges/toy-trigger/leaderboard.csv?phase=final".into(),
+            vec![],
+            [NO, NO, NO, NO, OK, NO, NO, OK],
+        ),
+        (
+            "GET",
+            "/api/v1/challenges/toy-trigger/leaderboard/pareto.svg?phase=final".into(),
+            vec![],
+            [NO, NO, NO, NO, OK, NO, NO, OK],
+        ),
+        // The private split: its maintainers and admins only, organizers included out.
+        (
+            "GET",
+            "/api/v1/datasets/toy/versions/1.0.0/splits/private_test.parquet".into(),
+            vec![],
+            [NO, NO, NO, NO, NO, NO, OK, OK],
+        ),
+        (
+            "GET",
+            "/api/v1/datasets/toy/versions/1.0.0/rows?split=private_test".into(),
+            vec![],
+            [NO, NO, NO, NO, NO, NO, OK, OK],
+        ),
+        (
+            "GET",
+            "/account".into(),
+            vec![],
+            [SEE, OK, OK, OK, OK, OK, OK, OK],
+        ),
+        (
+            "GET",
+            "/console".into(),
+            vec![],
+            [SEE, OK, OK, OK, OK, OK, OK, OK],
+        ),
+        // Creating takes the organizer role, which an admin grants.
         (
             "GET",
             "/console/new".into(),
             vec![],
-            [SEE, OK, OK, OK, OK, OK],
+            [SEE, NO, NO, NO, OK, OK, OK, OK],
         ),
         (
             "GET",
             "/console/new/dataset".into(),
             vec![],
-            [SEE, OK, OK, OK, OK, OK],
+            [SEE, NO, NO, NO, OK, OK, OK, OK],
+        ),
+        (
+            "GET",
+            "/console/users".into(),
+            vec![],
+            [SEE, NO, NO, NO, NO, NO, NO, OK],
         ),
         (
             "GET",
             "/console/toy-trigger".into(),
             vec![],
-            [SEE, NO, NO, OK, NO, OK],
+            [SEE, NO, NO, NO, OK, NO, NO, OK],
         ),
         (
             "GET",
             "/console/nope".into(),
             vec![],
-            [SEE, NF, NF, NF, NF, NF],
+            [SEE, NF, NF, NF, NF, NF, NF, NF],
         ),
         // An incomplete edit: organizers get the form back with the error (400).
         (
             "POST",
             "/console/toy-trigger".into(),
             vec![("slug", "toy-trigger")],
-            [SEE, NO, NO, BAD, NO, BAD],
+            [SEE, NO, NO, NO, BAD, NO, NO, BAD],
         ),
         (
             "POST",
             "/console/new".into(),
             vec![("slug", "x")],
-            [SEE, BAD, BAD, BAD, BAD, BAD],
+            [SEE, NO, NO, NO, BAD, BAD, BAD, BAD],
         ),
         (
             "POST",
             "/console/toy-trigger/phases/development/publish".into(),
             vec![],
-            [SEE, NO, NO, SEE, NO, SEE],
+            [SEE, NO, NO, NO, SEE, NO, NO, SEE],
         ),
         (
             "POST",
             "/console/toy-trigger/phases/nope/publish".into(),
             vec![],
-            [SEE, NO, NO, NF, NO, NF],
+            [SEE, NO, NO, NO, NF, NO, NO, NF],
+        ),
+        // Roles are the admins' to give.
+        (
+            "POST",
+            "/console/users/pat/organizer".into(),
+            vec![("grant", "maybe")],
+            [SEE, NO, NO, NO, NO, NO, NO, BAD],
         ),
         // Still queued: re-run conflicts for organizers; others may not.
         (
             "POST",
             format!("/submissions/{s}/rerun"),
             vec![],
-            [SEE, NO, NF, CONFLICT, NF, CONFLICT],
+            [SEE, NO, NF, NF, CONFLICT, NF, NF, CONFLICT],
+        ),
+        (
+            "POST",
+            format!("/submissions/{h}/rerun"),
+            vec![],
+            [SEE, NF, NF, NO, CONFLICT, NF, NF, CONFLICT],
         ),
         (
             "POST",
             format!("/submissions/{s}/disqualify"),
             vec![("reason", " ")],
-            [SEE, NO, NF, BAD, NF, BAD],
+            [SEE, NO, NF, NF, BAD, NF, NF, BAD],
+        ),
+        (
+            "POST",
+            format!("/submissions/{}/cancel", world.failed),
+            vec![],
+            [SEE, CONFLICT, NF, NF, CONFLICT, NF, NF, CONFLICT],
         ),
         (
             "POST",
             "/account/tokens".into(),
             vec![("name", "")],
-            [SEE, BAD, BAD, BAD, BAD, BAD],
+            [SEE, BAD, BAD, BAD, BAD, BAD, BAD, BAD],
+        ),
+        // A token carries only what its user holds.
+        (
+            "POST",
+            "/account/tokens".into(),
+            vec![("name", "mine"), ("scope_organize", "on")],
+            [SEE, BAD, BAD, BAD, OK, OK, OK, OK],
         ),
         (
             "POST",
             "/account/profile".into(),
             vec![("display_name", "")],
-            [SEE, BAD, BAD, BAD, BAD, BAD],
+            [SEE, BAD, BAD, BAD, BAD, BAD, BAD, BAD],
         ),
         (
             "POST",
             "/account/tokens/00000000-0000-0000-0000-000000000000/revoke".into(),
             vec![],
-            [SEE, NF, NF, NF, NF, NF],
+            [SEE, NF, NF, NF, NF, NF, NF, NF],
         ),
     ];
     let mut failures = Vec::new();
     for (method, path, fields, expected) in &matrix {
         for (i, role) in roles.iter_mut().enumerate() {
             let answer = if *method == "GET" {
-                role.client.get(&site, path).await
+                role.client.get(site, path).await
             } else {
                 let mut all = vec![("csrf", role.csrf.as_str())];
                 all.extend(fields.iter().copied());
-                role.client.post_form(&site, path, &all).await
+                role.client.post_form(site, path, &all).await
             };
             if answer.status != expected[i] {
                 failures.push(format!(
@@ -279,7 +328,7 @@ async fn every_route_for_every_role() {
             common::multipart(&[("csrf", None, role.csrf.as_bytes()), ("label", None, b"x")]);
         let answer = role
             .client
-            .post_multipart(&site, "/challenges/toy-trigger/submit", &content_type, body)
+            .post_multipart(site, "/challenges/toy-trigger/submit", &content_type, body)
             .await;
         let expected = if i == 0 { SEE } else { BAD };
         if answer.status != expected || (i > 0 && !answer.body.contains("choose an ONNX file")) {
@@ -289,17 +338,18 @@ async fn every_route_for_every_role() {
             ));
         }
     }
-    // The dataset upload form without a manifest: anonymous to sign in, others
-    // get the form back with the manifest named.
+    // The dataset upload form without a manifest: anonymous to sign in, users
+    // without the organizer role 403, organizers get the form back with the
+    // manifest named.
+    let upload_expected = [SEE, NO, NO, NO, BAD, BAD, BAD, BAD];
     for (i, role) in roles.iter_mut().enumerate() {
         let (content_type, body) = common::multipart(&[("csrf", None, role.csrf.as_bytes())]);
         let answer = role
             .client
-            .post_multipart(&site, "/console/new/dataset", &content_type, body)
+            .post_multipart(site, "/console/new/dataset", &content_type, body)
             .await;
-        let expected = if i == 0 { SEE } else { BAD };
-        if answer.status != expected || (i > 0 && !answer.body.contains("choose the manifest file"))
-        {
+        let named = upload_expected[i] != BAD || answer.body.contains("choose the manifest file");
+        if answer.status != upload_expected[i] || !named {
             failures.push(format!(
                 "dataset upload form as {}: got {}",
                 ROLES[i], answer.status
@@ -397,6 +447,17 @@ async fn forms_without_the_session_token_are_refused() {
 async fn console_yaml_form_edit_search_and_hidden_phases() {
     let site = site_with_toy_dataset().await;
     let olivia = user(&site, "olivia", false).await;
+    // An organizer who maintains `toy` (her challenge scores its hidden labels).
+    db::users::set_organizer(&site.db.pool, olivia.id, true)
+        .await
+        .unwrap();
+    let toy = db::datasets::by_slug(&site.db.pool, "toy")
+        .await
+        .unwrap()
+        .unwrap();
+    db::datasets::add_maintainer(&site.db.pool, toy.id, olivia.id, None)
+        .await
+        .unwrap();
     let (mut organizer, csrf) = Client::signed_in(&site, olivia.id).await;
 
     // A YAML upload with a mistake: 400, the text back in the form, the reason beside it.
@@ -535,7 +596,7 @@ async fn cancel_rerun_and_disqualify_from_the_submission_page() {
     let pat = user(&site, "pat", false).await;
     let olivia = user(&site, "olivia", false).await;
     let this = server::ops::challenges::parse(THIS).unwrap();
-    server::ops::challenges::create(&site.db.pool, this, Some(&olivia))
+    server::ops::challenges::create(&site.db.pool, this, Some(&olivia), OPERATOR)
         .await
         .unwrap();
     let (mut participant, pat_csrf) = Client::signed_in(&site, pat.id).await;

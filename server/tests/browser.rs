@@ -51,6 +51,7 @@ async fn organizer_and_participant_in_a_real_browser() {
         &site.db.pool,
         site.state.store.as_ref(),
         &common::toy_dataset(),
+        None,
     )
     .await
     .unwrap();
@@ -63,6 +64,7 @@ async fn organizer_and_participant_in_a_real_browser() {
     let registry = worker::Registry::new().with(worker::EvaluateHandler {
         pool: site.db.pool.clone(),
         store: site.state.store.clone(),
+        sandbox: common::sandbox(),
     });
     let options = worker::WorkerOptions {
         concurrency: 1,
@@ -80,6 +82,22 @@ async fn organizer_and_participant_in_a_real_browser() {
 
     // The organizer signs in and creates a challenge by form.
     sign_in(&browser, &base, "olivia").await;
+    // An admin made her an organizer and a maintainer of `toy` (whose hidden
+    // test labels her challenge scores).
+    let olivia = db::users::by_handle(&site.db.pool, "olivia")
+        .await
+        .unwrap()
+        .expect("signed in");
+    db::users::set_organizer(&site.db.pool, olivia.id, true)
+        .await
+        .unwrap();
+    let toy = db::datasets::by_slug(&site.db.pool, "toy")
+        .await
+        .unwrap()
+        .expect("toy");
+    db::datasets::add_maintainer(&site.db.pool, toy.id, olivia.id, None)
+        .await
+        .unwrap();
     browser.goto(&format!("{base}/console/new")).await;
     let fields = [
         ("#f-slug", "toy-web"),

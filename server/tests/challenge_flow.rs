@@ -58,6 +58,8 @@ async fn challenge_submissions_scoring_and_leaderboard() {
     let alice = app
         .user("alice", &["read", "submit", "organize"], false)
         .await;
+    // The challenge scores toy's hidden test labels: its creator maintains toy.
+    app.maintain("toy", "alice").await;
     let bob = app.user("bob", &["read", "submit"], false).await;
 
     // Only organizers create challenges; a bad definition names its field.

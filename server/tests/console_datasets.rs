@@ -57,6 +57,13 @@ async fn organizers_publish_a_dataset_version_from_the_console() {
         .await
         .unwrap();
     let (mut client, csrf) = Client::signed_in(&site, olga.id).await;
+    // Uploading datasets takes the organizer role, which an admin grants.
+    let page = client.get(&site, "/console/new/dataset").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.body.contains("organizer role"), "{}", page.body);
+    db::users::set_organizer(&site.db.pool, olga.id, true)
+        .await
+        .unwrap();
     let page = client.get(&site, "/console/new/dataset").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("id=\"dataset-form\""), "{}", page.body);
@@ -136,8 +143,12 @@ async fn organizers_publish_a_dataset_version_from_the_console() {
     assert_eq!(version.status, StatusCode::OK);
     assert!(version.body.contains("Console upload"));
 
-    // A new version of someone else's dataset: refused beside the manifest.
+    // A new version of someone else's dataset, by another organizer: refused
+    // beside the manifest (olga, its uploader, maintains it; mallory does not).
     let mallory = db::users::ensure(&site.db.pool, "mallory", "mallory", false)
+        .await
+        .unwrap();
+    db::users::set_organizer(&site.db.pool, mallory.id, true)
         .await
         .unwrap();
     let (mut other, other_csrf) = Client::signed_in(&site, mallory.id).await;
@@ -157,7 +168,7 @@ async fn organizers_publish_a_dataset_version_from_the_console() {
         answer.body
     );
     assert!(
-        answer.body.contains("only admins and organizers"),
+        answer.body.contains("only its maintainers and admins"),
         "{}",
         answer.body
     );

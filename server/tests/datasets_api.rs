@@ -69,7 +69,7 @@ fn created() -> chrono::DateTime<chrono::Utc> {
 }
 
 async fn publish(env: &Env, built: &BuiltVersion) {
-    server::ops::datasets::publish(&env.pool, env.store.as_ref(), built)
+    server::ops::datasets::publish(&env.pool, env.store.as_ref(), built, None)
         .await
         .expect("publish");
 }
@@ -153,6 +153,12 @@ async fn token(pool: &PgPool, handle: &str, admin: bool, scopes: &[&str]) -> (uu
     let user = db::users::ensure(pool, handle, handle, admin)
         .await
         .expect("user");
+    if scopes.contains(&"organize") {
+        // A token carries only what its user holds: the role comes first.
+        db::users::set_organizer(pool, user.id, true)
+            .await
+            .expect("role");
+    }
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
     let (_, secret) = db::users::create_token(pool, user.id, "test", &scopes)
         .await
@@ -1004,7 +1010,7 @@ async fn metadata_documents_point_at_the_served_files() {
 
     let cff = get(app, &format!("{GW}/citation.cff")).await;
     assert!(cff.header("content-type").starts_with("application/yaml"));
-    let cff: serde_yaml::Value = serde_yaml::from_str(&cff.text()).expect("CFF is YAML");
+    let cff: serde_json::Value = yaml::from_str(&cff.text()).expect("CFF is YAML");
     assert_eq!(cff["cff-version"].as_str(), Some("1.2.0"));
     assert_eq!(cff["version"].as_str(), Some("1.0.0"));
 
@@ -1225,7 +1231,8 @@ async fn organizers_upload_a_manifest_with_its_files() {
         r.text()
     );
 
-    // A new version of an existing dataset: admins and its challenges' organizers only.
+    // A new version of an existing dataset: its maintainers (the uploader) and
+    // admins only; another organizer is refused.
     let (_, other) = token(&env.pool, "mallory", false, &["read", "organize"]).await;
     let v2 = MANIFEST.replace("1.0.0", "2.0.0");
     let (ct, next) = multipart(&[
@@ -1237,7 +1244,15 @@ async fn organizers_upload_a_manifest_with_its_files() {
         post(app, Some(&other), &ct, next.clone()).await.status,
         StatusCode::FORBIDDEN
     );
-    let (_, admin) = token(&env.pool, "root", true, &["read"]).await;
+    // An admin acts within the token's scopes: `read` alone adds nothing.
+    let (_, admin_reader) = token(&env.pool, "root", true, &["read"]).await;
+    assert_eq!(
+        post(app, Some(&admin_reader), &ct, next.clone())
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let (_, admin) = token(&env.pool, "root", true, &["read", "organize"]).await;
     assert_eq!(
         post(app, Some(&admin), &ct, next).await.status,
         StatusCode::CREATED
@@ -1249,8 +1264,9 @@ async fn organizers_upload_a_manifest_with_its_files() {
 }
 
 // ---------------------------------------------------------------------------
-// Issue 5, item 4: a participant, an anonymous user and a token without organizer
-// rights can never obtain a test-split label through any route.
+// Issue 5, item 4, and issue 15: a participant, an anonymous user, a token
+// without the right, and an organizer of a challenge on the dataset who does
+// not maintain it can never obtain a test-split label through any route.
 
 /// A request: method, URI and extra headers.
 type Route = (Method, String, Vec<(&'static str, &'static str)>);
@@ -1356,10 +1372,16 @@ async fn no_route_gives_a_test_label_to_anyone_without_label_rights() {
     let (_, unrelated_organizer) =
         token(pool, "mallory", false, &["read", "submit", "organize"]).await;
     challenge_on(pool, "gw-anomaly", &[olga]).await;
-    let (_, organizer) =
-        db::users::create_token(pool, olga, "organize", &["read".into(), "organize".into()])
-            .await
-            .expect("token");
+    // Organizing a challenge on the dataset gives no right over its labels.
+    let (_, organizer) = token(pool, "olga", false, &["read", "organize"]).await;
+    let (mara, maintainer) = token(pool, "mara", false, &["read"]).await;
+    let dataset = db::datasets::by_slug(pool, "gw-anomaly")
+        .await
+        .expect("query")
+        .expect("dataset");
+    db::datasets::add_maintainer(pool, dataset.id, mara, None)
+        .await
+        .expect("maintainer");
     let (_, admin) = token(pool, "root", true, &["read"]).await;
 
     let full_test_hashes: BTreeSet<String> = built
@@ -1439,7 +1461,7 @@ async fn no_route_gives_a_test_label_to_anyone_without_label_rights() {
         }
     }
 
-    let denied: [(&str, Option<&str>); 4] = [
+    let denied: [(&str, Option<&str>); 5] = [
         ("anonymous", None),
         ("participant", Some(participant.as_str())),
         (
@@ -1449,6 +1471,10 @@ async fn no_route_gives_a_test_label_to_anyone_without_label_rights() {
         (
             "`organize` token of an unrelated user",
             Some(unrelated_organizer.as_str()),
+        ),
+        (
+            "organizer of a challenge on the dataset",
+            Some(organizer.as_str()),
         ),
     ];
     let mut checked = 0;
@@ -1471,10 +1497,13 @@ async fn no_route_gives_a_test_label_to_anyone_without_label_rights() {
             checked += 1;
         }
     }
-    assert!(checked > 400, "{checked} responses checked");
+    assert!(checked > 500, "{checked} responses checked");
 
     // The same walk finds labels for those who may see them (the checks can fail).
-    for (who, token) in [("organizer", organizer.as_str()), ("admin", admin.as_str())] {
+    for (who, token) in [
+        ("maintainer", maintainer.as_str()),
+        ("admin", admin.as_str()),
+    ] {
         let file = get_as(app, &format!("{GW}/splits/public_test.parquet"), token).await;
         assert_eq!(file.status, StatusCode::OK, "{who}");
         assert!(

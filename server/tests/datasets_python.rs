@@ -180,7 +180,7 @@ async fn serve_demo(
                 .expect("date"),
         )
         .expect("build");
-    server::ops::datasets::publish(&test.pool, store.as_ref(), &built)
+    server::ops::datasets::publish(&test.pool, store.as_ref(), &built, None)
         .await
         .expect("publish");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

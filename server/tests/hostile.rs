@@ -124,6 +124,8 @@ async fn hostile_uploads_are_refused_and_leave_nothing_behind() {
     let organizer = app
         .user("org", &["read", "submit", "organize"], false)
         .await;
+    // The challenge scores toy's hidden test labels: its creator maintains toy.
+    app.maintain("toy", "org").await;
     let participant = app.user("mallory", &["read", "submit"], false).await;
     let r = app
         .post(

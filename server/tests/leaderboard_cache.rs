@@ -58,6 +58,8 @@ async fn board_with_one_entry() -> Board {
     let organizer = app
         .user("olga", &["read", "submit", "organize"], false)
         .await;
+    // The challenge scores toy's hidden test labels: its creator maintains toy.
+    app.maintain("toy", "olga").await;
     let bob = app.user("bob", &["read", "submit"], false).await;
     let r = app
         .post(

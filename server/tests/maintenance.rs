@@ -28,6 +28,8 @@ async fn unreferenced_models_are_swept_and_nothing_else() {
     let olga = app
         .user("olga", &["read", "submit", "organize"], false)
         .await;
+    // The challenge scores toy's hidden test labels: its creator maintains toy.
+    app.maintain("toy", "olga").await;
     let r = app
         .post(
             "/api/v1/challenges",

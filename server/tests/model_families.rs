@@ -70,6 +70,8 @@ async fn trees_and_kans_are_scored_and_ranked() {
     let alice = app
         .user("alice", &["read", "submit", "organize"], false)
         .await;
+    // The challenge scores toy's hidden test labels: its creator maintains toy.
+    app.maintain("toy", "alice").await;
     let r = app
         .post(
             "/api/v1/challenges",

@@ -72,6 +72,7 @@ pub async fn run(config: &Config, command: ChallengeCommand) -> anyhow::Result<(
     let platform = Platform::start(config, Schema::RequireCurrent).await?;
     let outcome = apply(
         &platform,
+        &config.eval_limits(),
         challenge,
         base.unwrap_or(Path::new(".")),
         as_user.map(String::as_str),
@@ -83,6 +84,7 @@ pub async fn run(config: &Config, command: ChallengeCommand) -> anyhow::Result<(
 
 async fn apply(
     platform: &Platform,
+    platform_limits: &worker::evaluate::admission::EvalLimits,
     challenge: challenges::Challenge,
     base: &Path,
     as_user: Option<&str>,
@@ -92,16 +94,26 @@ async fn apply(
         let row = db::challenges::by_slug(&platform.pool, &slug)
             .await?
             .with_context(|| format!("no challenge `{slug}`"))?;
-        server::ops::challenges::update(&platform.pool, &row, challenge)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        server::ops::challenges::update(
+            &platform.pool,
+            &row,
+            challenge,
+            server::ops::challenges::Authority::Operator,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
         println!("updated {slug}");
         return Ok(());
     };
     let user = db::users::ensure(&platform.pool, handle, handle, handle == "admin").await?;
-    let row = server::ops::challenges::create(&platform.pool, challenge.clone(), Some(&user))
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let row = server::ops::challenges::create(
+        &platform.pool,
+        challenge.clone(),
+        Some(&user),
+        server::ops::challenges::Authority::Operator,
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     println!("created {slug}");
     for baseline in &challenge.baselines {
         let model = std::fs::read(base.join(&baseline.model))
@@ -127,6 +139,7 @@ async fn apply(
                 &user,
                 upload,
                 chrono::Utc::now(),
+                platform_limits,
             )
             .await
             .map_err(|e| anyhow::anyhow!("baseline `{}`: {e}", baseline.name))?;

@@ -207,7 +207,7 @@ async fn import(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
     }
     let platform = Platform::start(config, Schema::RequireCurrent).await?;
     let published =
-        server::ops::datasets::publish(&platform.pool, platform.store.as_ref(), &built).await;
+        server::ops::datasets::publish(&platform.pool, platform.store.as_ref(), &built, None).await;
     platform.stop().await;
     let page = metadata::version_url(
         &config.public_url(),

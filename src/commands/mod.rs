@@ -11,4 +11,5 @@ pub mod simulate;
 pub mod submit;
 pub mod token;
 pub mod up;
+pub mod user;
 pub mod worker;

@@ -42,6 +42,13 @@ pub fn app_state(config: &Config, platform: &Platform, dev_login: bool) -> serve
             request_timeout: config.request_timeout(),
             header_timeout: config.header_timeout(),
             accounts: config.account_settings(dev_login),
+            evaluation: config.eval_limits(),
+            rate_limits: config.rate_limits(),
+            hsts: config.public_url().starts_with("https://"),
+            uploads: Arc::new(tokio::sync::Semaphore::new(
+                config.upload_concurrency.max(1),
+            )),
+            ingest: datasets::IngestLimits::default(),
         }),
     }
 }

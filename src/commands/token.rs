@@ -18,7 +18,7 @@ pub enum TokenCommand {
         scopes: Vec<String>,
         #[arg(long, default_value = "cli")]
         name: String,
-        /// Make the user an administrator.
+        /// Make the user an administrator (who holds every scope).
         #[arg(long)]
         admin: bool,
     },
@@ -42,7 +42,18 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
     }
     let platform = Platform::start(config, Schema::RequireCurrent).await?;
     let outcome = async {
-        let account = db::users::ensure(&platform.pool, &user, &user, admin).await?;
+        let mut account = db::users::ensure(&platform.pool, &user, &user, admin).await?;
+        if admin && !account.is_admin {
+            db::users::set_admin(&platform.pool, account.id, true).await?;
+            account.is_admin = true;
+        }
+        // A token carries only what its user holds.
+        if let Some(scope) = scopes.iter().find(|s| !account.holds(s)) {
+            anyhow::bail!(
+                "`{user}` does not hold the `{scope}` scope; grant the role first \
+                 (`arena user grant --organizer {user}`)"
+            );
+        }
         let (_, secret) =
             db::users::create_token(&platform.pool, account.id, &name, &scopes).await?;
         anyhow::Ok(secret)

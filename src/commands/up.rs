@@ -15,11 +15,18 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         platform.stop().await;
         return Err(e.context("seeding the demo content"));
     }
+    let registry = match registry(config, &platform) {
+        Ok(registry) => registry,
+        Err(e) => {
+            platform.stop().await;
+            return Err(e);
+        }
+    };
     let shutdown = shutdown_on_signal();
 
     let workers = tokio::spawn(worker::run(
         platform.pool.clone(),
-        registry(&platform),
+        registry,
         worker::WorkerOptions {
             concurrency: config.workers.max(1),
             ..Default::default()

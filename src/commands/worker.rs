@@ -48,7 +48,7 @@ pub async fn run(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
     options.lease = std::time::Duration::from_secs(args.lease_seconds.max(3));
     worker::run(
         platform.pool.clone(),
-        registry(&platform),
+        registry(config, &platform)?,
         options,
         shutdown,
     )
@@ -58,11 +58,22 @@ pub async fn run(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
 }
 
 /// Every job kind this binary knows.
-pub fn registry(platform: &Platform) -> worker::Registry {
-    worker::Registry::new()
+pub fn registry(config: &Config, platform: &Platform) -> anyhow::Result<worker::Registry> {
+    Ok(worker::Registry::new()
         .with(worker::SleepHandler)
         .with(worker::EvaluateHandler {
             pool: platform.pool.clone(),
             store: platform.store.clone(),
-        })
+            sandbox: sandbox(config)?,
+        }))
+}
+
+/// Evaluations run in children of this very binary (`arena evaluate-child`).
+fn sandbox(config: &Config) -> anyhow::Result<worker::Sandbox> {
+    let program = std::env::current_exe().map_err(|e| {
+        anyhow::anyhow!("cannot find the arena binary for evaluation children: {e}")
+    })?;
+    let mut sandbox = worker::Sandbox::new(program);
+    sandbox.limits = config.eval_limits();
+    Ok(sandbox)
 }

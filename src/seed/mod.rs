@@ -7,6 +7,7 @@
 mod baselines;
 
 use std::sync::Arc;
+use worker::evaluate::admission::EvalLimits;
 
 use anyhow::Context;
 use challenges::Challenge;
@@ -84,7 +85,7 @@ pub async fn run(pool: &PgPool, store: &Arc<dyn ObjectStore>) -> anyhow::Result<
         );
         let generated = datasets::generators::generate(demo.dataset, DEMO_ROWS, DEMO_SEED)?;
         let built = generated.build(chrono::Utc::now())?;
-        server::ops::datasets::publish(pool, store.as_ref(), &built)
+        server::ops::datasets::publish(pool, store.as_ref(), &built, None)
             .await
             .map_err(anyhow::Error::msg)?;
         let train = generated
@@ -93,9 +94,14 @@ pub async fn run(pool: &PgPool, store: &Arc<dyn ObjectStore>) -> anyhow::Result<
         let baseline = fit_baseline(demo.dataset, train)?;
         let row = match db::challenges::by_slug(pool, &challenge.slug).await? {
             Some(row) => row,
-            None => server::ops::challenges::create(pool, challenge.clone(), Some(&admin))
-                .await
-                .map_err(anyhow::Error::msg)?,
+            None => server::ops::challenges::create(
+                pool,
+                challenge.clone(),
+                Some(&admin),
+                server::ops::challenges::Authority::Operator,
+            )
+            .await
+            .map_err(anyhow::Error::msg)?,
         };
         for phase in &challenge.phases {
             let upload = server::ops::submissions::Upload {
@@ -113,6 +119,7 @@ pub async fn run(pool: &PgPool, store: &Arc<dyn ObjectStore>) -> anyhow::Result<
                 &admin,
                 upload,
                 chrono::Utc::now(),
+                &EvalLimits::default(),
             )
             .await
             .map_err(|e| anyhow::anyhow!("baseline for {}: {e}", challenge.slug))?;
@@ -156,6 +163,7 @@ async fn seed_family_baselines(
                 admin,
                 upload,
                 chrono::Utc::now(),
+                &EvalLimits::default(),
             )
             .await
             .map_err(|e| {

@@ -131,7 +131,7 @@ impl PrecisionConfig {
     /// Parses YAML (a superset of JSON, so JSON works too).
     pub fn parse(text: &str) -> Result<Self> {
         let cfg: PrecisionConfig =
-            serde_yaml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+            yaml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -14,6 +14,7 @@
 pub mod bdt;
 pub mod cleanup;
 pub mod config;
+pub mod cost;
 pub mod error;
 pub mod fixed;
 pub mod hw;
@@ -27,6 +28,7 @@ pub mod sim;
 pub mod summary;
 
 pub use config::PrecisionConfig;
+pub use cost::SimCost;
 pub use error::{Error, Result};
 pub use fixed::{FixedType, Overflow, Rounding};
 pub use limits::Limits;

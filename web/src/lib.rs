@@ -174,6 +174,8 @@ pub struct SubmissionPage {
     /// The worker stored an RTL bundle (shown with the other downloads).
     pub has_rtl: bool,
     pub log: String,
+    /// The part of the log computed from hidden labels (organizers only; empty otherwise).
+    pub organizer_log: String,
     pub can_cancel: bool,
     pub is_organizer: bool,
     pub api_url: String,
@@ -218,6 +220,8 @@ pub struct AccountPage {
     pub new_token: Option<String>,
     pub error: Option<FieldError>,
     pub organizes: Vec<(String, String)>,
+    /// Whether the user holds the organizer role (the `organize` scope is offered).
+    pub can_organize: bool,
 }
 
 /// `/console`: the challenges a user organizes.
@@ -227,6 +231,27 @@ pub struct ConsolePage {
     pub chrome: Chrome,
     /// (slug, title)
     pub challenges: Vec<(String, String)>,
+    /// The user holds the organizer role (may create challenges and datasets).
+    pub can_organize: bool,
+}
+
+/// One user on the admins' roles page.
+pub struct UserItem {
+    pub handle: String,
+    pub display_name: String,
+    /// `admin`, `organizer` or `—`.
+    pub roles: String,
+    pub is_admin: bool,
+    pub organizer: bool,
+}
+
+/// `/console/users`: admins grant and revoke the organizer role.
+#[derive(Template)]
+#[template(path = "console_users.html")]
+pub struct ConsoleUsersPage {
+    pub chrome: Chrome,
+    pub users: Vec<UserItem>,
+    pub notice: Option<String>,
 }
 
 /// `/console/new/dataset`: upload a dataset version (manifest and files).

@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 pub use db::jobs::Job;
 pub use diagnostic::SleepHandler;
-pub use evaluate::EvaluateHandler;
+pub use evaluate::{EvaluateHandler, Sandbox};
 
 /// Why a job failed, and whether trying again could help.
 #[derive(Debug, thiserror::Error)]

@@ -152,7 +152,7 @@ pub fn citation_cff(ds: &DatasetMeta, v: &VersionMeta, base_url: &str) -> Result
     if let Some(doi) = effective_doi(ds, v) {
         root.insert("repository".into(), json!(doi_url(doi)));
     }
-    Ok(serde_yaml::to_string(&Value::Object(root))?)
+    Ok(yaml::to_string(&Value::Object(root))?)
 }
 
 fn is_spdx_like(s: &str) -> bool {
@@ -192,7 +192,7 @@ mod tests {
             "https://a.example",
         )
         .expect("cff");
-        let v: serde_yaml::Value = serde_yaml::from_str(&s).expect("yaml");
+        let v: serde_json::Value = yaml::from_str(&s).expect("yaml");
         for k in ["cff-version", "message", "title", "authors"] {
             assert!(v.get(k).is_some(), "missing {k}: {s}");
         }

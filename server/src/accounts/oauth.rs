@@ -36,11 +36,41 @@ pub struct CallbackQuery {
     error_description: Option<String>,
 }
 
-/// Only local paths: an open redirect to another site is refused.
+/// Only paths of this site: anything that could leave it (another origin,
+/// `//host`, a backslash, or a tab or newline that browsers strip, as in
+/// `/\t/evil.example`) is replaced by `/`. The path is resolved against a
+/// placeholder origin and kept only if it stays there, in its normalized form.
 pub fn safe_return_to(path: Option<&str>) -> String {
-    match path {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => "/".to_owned(),
+    const HOME: &str = "/";
+    let Some(path) = path else {
+        return HOME.to_owned();
+    };
+    let plain = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+        && path.len() <= 2048;
+    if !plain {
+        return HOME.to_owned();
+    }
+    let Ok(base) = url::Url::parse("https://arena.invalid/") else {
+        return HOME.to_owned();
+    };
+    match base.join(path) {
+        Ok(resolved) if resolved.origin() == base.origin() => {
+            let mut local = resolved.path().to_owned();
+            if let Some(query) = resolved.query() {
+                local.push('?');
+                local.push_str(query);
+            }
+            if let Some(fragment) = resolved.fragment() {
+                local.push('#');
+                local.push_str(fragment);
+            }
+            local
+        }
+        _ => HOME.to_owned(),
     }
 }
 
@@ -208,7 +238,10 @@ async fn exchange_code(
         ))
     })?;
     let status = response.status();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    let what = format!("{}: token endpoint", provider.label);
+    let body = super::providers::capped_json(response, &what)
+        .await?
+        .unwrap_or_default();
     // GitHub answers errors with 200 and an `error` field.
     if !status.is_success() || body.get("error").is_some() {
         let error = body["error"].as_str().unwrap_or("no error code");
@@ -254,4 +287,38 @@ async fn user_for(
     )
     .await?;
     Ok(user.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_return_to;
+
+    #[test]
+    fn return_urls_stay_on_the_site() {
+        for (given, kept) in [
+            (
+                "/challenges/gw?phase=final#top",
+                "/challenges/gw?phase=final#top",
+            ),
+            ("/a/../account", "/account"),
+            ("/", "/"),
+        ] {
+            assert_eq!(safe_return_to(Some(given)), kept, "{given}");
+        }
+        for hostile in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "/ /evil.example",
+            "https://evil.example/",
+            "evil.example",
+            "/\u{0}/x",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(safe_return_to(Some(hostile)), "/", "{hostile:?}");
+        }
+        assert_eq!(safe_return_to(None), "/");
+    }
 }

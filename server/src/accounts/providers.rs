@@ -217,8 +217,42 @@ async fn get_json(
             "{what}: {url} answered {status}"
         )));
     }
-    response
-        .json()
+    capped_json(response, what)
+        .await?
+        .ok_or_else(|| ApiError::Unavailable(format!("{what}: {url} sent no JSON")))
+}
+
+/// Largest response read from a sign-in provider.
+pub const MAX_PROVIDER_RESPONSE: usize = 1 << 20;
+
+/// The JSON body of a provider's response, read up to
+/// [`MAX_PROVIDER_RESPONSE`] bytes (a larger body is refused, never
+/// buffered); `None` when it is not JSON.
+pub(crate) async fn capped_json(
+    mut response: reqwest::Response,
+    what: &str,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let too_large = || {
+        ApiError::Unavailable(format!(
+            "{what}: the provider's response is over {MAX_PROVIDER_RESPONSE} bytes"
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_PROVIDER_RESPONSE as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| ApiError::Unavailable(format!("{what}: {url} sent no JSON: {e}")))
+        .map_err(|e| ApiError::Unavailable(format!("{what}: reading the response: {e}")))?
+    {
+        if body.len() + chunk.len() > MAX_PROVIDER_RESPONSE {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(serde_json::from_slice(&body).ok())
 }

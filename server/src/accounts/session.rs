@@ -39,10 +39,12 @@ impl Viewer {
 
     /// A signed-in browser acts with every scope; pages check roles themselves.
     pub fn caller(&self) -> Caller {
-        Caller {
-            user: self.user().cloned(),
-            scopes: db::users::SCOPES.iter().map(|s| s.to_string()).collect(),
-        }
+        let user = self.user().cloned();
+        let scopes = user
+            .as_ref()
+            .map(|u| u.held_scopes().iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default();
+        Caller { user, scopes }
     }
 
     /// Refuse a form whose token is not this session's.

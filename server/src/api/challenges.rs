@@ -142,7 +142,8 @@ async fn create(
 ) -> ApiResult<Response> {
     let user = caller.require("organize")?.clone();
     let challenge = ops::challenges::parse(&body)?;
-    let row = ops::challenges::create(&state.pool, challenge, Some(&user)).await?;
+    let authority = ops::challenges::Authority::User(&user);
+    let row = ops::challenges::create(&state.pool, challenge, Some(&user), authority).await?;
     ops::challenges::audit(
         &state.pool,
         &user,
@@ -175,7 +176,8 @@ async fn update(
         )));
     }
     let challenge = ops::challenges::parse(&body)?;
-    ops::challenges::update(&state.pool, &row, challenge).await?;
+    let authority = ops::challenges::Authority::User(&user);
+    ops::challenges::update(&state.pool, &row, challenge, authority).await?;
     ops::challenges::audit(
         &state.pool,
         &user,
@@ -428,6 +430,7 @@ async fn submit(
         &user,
         upload,
         Utc::now(),
+        &state.settings.evaluation,
     )
     .await?;
     let location = format!("/api/v1/submissions/{id}");

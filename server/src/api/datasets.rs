@@ -1464,6 +1464,9 @@ async fn upload(
     mut form: Multipart,
 ) -> ApiResult<Response> {
     caller.require("organize")?;
+    let _slot = ops::datasets::upload_slot(&state.settings.uploads)?;
+    let limits =
+        ops::datasets::ingest_limits(state.settings.ingest, state.settings.request_timeout);
     let mut upload = ops::datasets::Upload::new();
     while let Some(field) = form
         .next_field()
@@ -1472,7 +1475,9 @@ async fn upload(
     {
         upload.part(&state.pool, &caller, field).await?;
     }
-    let (built, outcome) = upload.finish(&state.pool, state.store.as_ref()).await?;
+    let (built, outcome) = upload
+        .finish(&state.pool, state.store.as_ref(), limits)
+        .await?;
     let location = api_version_url(base(&state), &built.dataset.slug, &built.version.version);
     let (status, created) = match outcome {
         ops::datasets::Published::Created(_) => (StatusCode::CREATED, true),

@@ -2,6 +2,7 @@
 
 mod challenges;
 pub(crate) mod datasets;
+mod maintainers;
 mod submissions;
 
 use crate::AppState;
@@ -10,5 +11,6 @@ pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .merge(challenges::routes())
         .merge(datasets::routes())
+        .merge(maintainers::routes())
         .merge(submissions::routes())
 }

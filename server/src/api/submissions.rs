@@ -9,9 +9,7 @@ use axum::{Json, Router};
 use db::submissions::SubmissionRow;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use super::challenges::is_organizer;
 use crate::auth::Caller;
 use crate::ops;
 use crate::{ApiError, ApiResult, AppState};
@@ -26,41 +24,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/submissions/{id}/disqualify", post(disqualify))
 }
 
-/// What the caller may see of a submission.
+/// What the caller may see of a submission (the one rule: `ops::submissions::view`).
 struct Access {
     submission: SubmissionRow,
-    /// Owner, organizer or admin: status, log, model.
-    private: bool,
-    organizer: bool,
-    /// Scores and hardware figures (hidden phases: organizers only, until published).
-    results: bool,
+    view: ops::submissions::SubmissionView,
 }
 
 async fn access(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Access> {
-    let id =
-        Uuid::parse_str(id).map_err(|_| ApiError::NotFound(format!("no submission `{id}`")))?;
-    let submission = db::submissions::get(&state.pool, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no submission `{id}`")))?;
-    let row = db::challenges::by_id(&state.pool, submission.challenge_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("the challenge is gone".into()))?;
-    let organizer = is_organizer(state, caller, &row).await?;
-    let owner = caller
-        .user
-        .as_ref()
-        .is_some_and(|u| u.id == submission.user_id);
-    let view = ops::submissions::view(&state.pool, &row, &submission, owner, organizer).await?;
-    if !view.visible {
-        // Do not reveal that it exists.
-        return Err(ApiError::NotFound(format!("no submission `{id}`")));
-    }
-    Ok(Access {
-        private: owner || organizer,
-        organizer,
-        results: view.results,
-        submission,
-    })
+    let (submission, _, view) =
+        ops::submissions::load(&state.pool, id, caller.user.as_ref()).await?;
+    Ok(Access { submission, view })
 }
 
 async fn show(
@@ -96,7 +69,7 @@ async fn show(
         "created_at": s.created_at,
         "updated_at": s.updated_at,
     });
-    if access.results {
+    if access.view.results {
         let results = s.results.clone().unwrap_or(Value::Null);
         body["scores"] = results.get("metrics").cloned().unwrap_or(Value::Null);
         body["hardware"] = results.get("hardware").cloned().unwrap_or(Value::Null);
@@ -109,7 +82,10 @@ async fn show(
         body["results_hidden"] =
             json!("this phase's results are hidden until the organizers publish them");
     }
-    if access.private {
+    if access.view.organizer_log {
+        body["organizer_log"] = json!(s.organizer_log);
+    }
+    if access.view.private {
         body["log"] = json!(s.log);
         body["config"] = json!(s.config_text);
         body["model_url"] = json!(format!("/api/v1/submissions/{}/model", s.id));
@@ -179,7 +155,7 @@ async fn private_access(
     what: &str,
 ) -> ApiResult<Access> {
     let access = access(state, caller, id).await?;
-    if !access.private {
+    if !access.view.private {
         return Err(ApiError::Forbidden(format!(
             "only the submitter and the organizers may download {what}"
         )));
@@ -222,9 +198,15 @@ async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let user = caller.require("submit")?.clone();
     let access = access(&state, &caller, &id).await?;
-    if access.submission.user_id != user.id && !access.organizer {
+    // The submitter cancels with `submit`; an organizer cancels someone
+    // else's entry as an organizer action, with `organize`, on the record.
+    let user = if access.view.owner {
+        caller.require("submit")?.clone()
+    } else {
+        caller.require("organize")?.clone()
+    };
+    if !access.view.owner && !access.view.organizer {
         return Err(ApiError::Forbidden(
             "only the submitter may cancel a submission".into(),
         ));
@@ -234,6 +216,18 @@ async fn cancel(
             "the submission has already ended ({})",
             access.submission.status
         )));
+    }
+    if !access.view.owner {
+        let s = &access.submission;
+        ops::challenges::audit(
+            &state.pool,
+            &user,
+            "submission.cancel",
+            s.challenge_id,
+            &s.id.to_string(),
+            json!({}),
+        )
+        .await?;
     }
     Ok(Json(
         json!({ "id": access.submission.id, "status": "cancelled" }),
@@ -247,7 +241,7 @@ async fn rerun(
 ) -> ApiResult<Json<Value>> {
     let user = caller.require("organize")?.clone();
     let access = access(&state, &caller, &id).await?;
-    if !access.organizer {
+    if !access.view.organizer {
         return Err(ApiError::Forbidden(
             "only organizers may re-run a submission".into(),
         ));
@@ -289,7 +283,7 @@ async fn disqualify(
 ) -> ApiResult<Json<Value>> {
     let user = caller.require("organize")?.clone();
     let access = access(&state, &caller, &id).await?;
-    if !access.organizer {
+    if !access.view.organizer {
         return Err(ApiError::Forbidden(
             "only organizers may disqualify a submission".into(),
         ));

@@ -15,9 +15,17 @@ pub fn parse(text: &str) -> Result<Challenge, ApiError> {
     Challenge::from_yaml(text).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-/// Check `challenge` against its dataset and resolve `latest`; returns the
-/// dataset version id and the organizers' user ids.
-async fn resolve(pool: &PgPool, challenge: &mut Challenge) -> Result<(Uuid, Vec<Uuid>), ApiError> {
+/// What a definition resolves to in the database.
+struct Resolved {
+    version_id: Uuid,
+    dataset_id: Uuid,
+    organizers: Vec<Uuid>,
+    /// Phases that score a split whose labels are hidden: (phase, split).
+    hidden: Vec<(String, String)>,
+}
+
+/// Check `challenge` against its dataset and resolve `latest`.
+async fn resolve(pool: &PgPool, challenge: &mut Challenge) -> Result<Resolved, ApiError> {
     toolflow::hw::devices::device(&challenge.target.part)
         .map_err(|e| ApiError::BadRequest(format!("`target.part`: {e}")))?;
     let dataset = &challenge.dataset;
@@ -69,13 +77,17 @@ async fn resolve(pool: &PgPool, challenge: &mut Challenge) -> Result<(Uuid, Vec<
             }
         }
     }
+    let mut hidden = Vec::new();
     for (i, phase) in challenge.phases.iter().enumerate() {
-        let present = SplitName::parse(&phase.split).is_some_and(|s| version.split(s).is_some());
-        if !present {
+        let split = SplitName::parse(&phase.split).and_then(|s| version.split(s));
+        let Some(split) = split else {
             return Err(ApiError::BadRequest(format!(
                 "`phases[{i}].split`: the dataset version has no `{}` split",
                 phase.split
             )));
+        };
+        if split.visibility != datasets::Visibility::Public {
+            hidden.push((phase.name.clone(), phase.split.clone()));
         }
     }
     let mut organizers = Vec::new();
@@ -85,16 +97,66 @@ async fn resolve(pool: &PgPool, challenge: &mut Challenge) -> Result<(Uuid, Vec<
             .ok_or_else(|| ApiError::BadRequest(format!("`organizers`: no user `{handle}`")))?;
         organizers.push(user.id);
     }
-    Ok((row.id, organizers))
+    Ok(Resolved {
+        version_id: row.id,
+        dataset_id: row.dataset_id,
+        organizers,
+        hidden,
+    })
 }
 
-/// Create a challenge; the creator becomes an organizer.
+/// A challenge scoring a split whose labels are hidden shows its organizers
+/// scores computed from those labels: only the dataset's maintainers and
+/// admins may set one up. `already` lists the (phase, split) pairs the
+/// stored definition had on the same dataset version (an edit that keeps
+/// them needs no new right).
+async fn check_stewardship(
+    pool: &PgPool,
+    by: &User,
+    dataset: &str,
+    resolved: &Resolved,
+    already: &[(String, String)],
+) -> Result<(), ApiError> {
+    let new: Vec<&(String, String)> = resolved
+        .hidden
+        .iter()
+        .filter(|p| !already.contains(p))
+        .collect();
+    let Some((phase, split)) = new.first() else {
+        return Ok(());
+    };
+    if super::datasets::maintains(pool, by, resolved.dataset_id).await? {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "phase `{phase}` scores split `{split}` of dataset `{dataset}`, whose labels are hidden; \
+         only the dataset's maintainers and admins may set up a challenge that scores it \
+         (ask a maintainer to create it, or to add you as a maintainer)"
+    )))
+}
+
+/// Who sets up or changes a challenge, for the stewardship rule.
+#[derive(Debug, Clone, Copy)]
+pub enum Authority<'a> {
+    /// The platform's operator (the `arena` CLI on the database, the demo
+    /// seeding): trusted.
+    Operator,
+    /// A user through the API or the console.
+    User(&'a User),
+}
+
+/// Create a challenge; the creator (if any) becomes an organizer.
 pub async fn create(
     pool: &PgPool,
     mut challenge: Challenge,
     creator: Option<&User>,
+    authority: Authority<'_>,
 ) -> Result<ChallengeRow, ApiError> {
-    let (version_id, mut organizers) = resolve(pool, &mut challenge).await?;
+    let resolved = resolve(pool, &mut challenge).await?;
+    if let Authority::User(user) = authority {
+        check_stewardship(pool, user, &challenge.dataset.slug, &resolved, &[]).await?;
+    }
+    let (version_id, mut organizers) = (resolved.version_id, resolved.organizers);
     if let Some(creator) = creator
         && !organizers.contains(&creator.id)
     {
@@ -121,6 +183,7 @@ pub async fn update(
     pool: &PgPool,
     row: &ChallengeRow,
     mut challenge: Challenge,
+    authority: Authority<'_>,
 ) -> Result<(), ApiError> {
     if challenge.slug != row.slug {
         return Err(ApiError::BadRequest(format!(
@@ -128,7 +191,21 @@ pub async fn update(
             row.slug
         )));
     }
-    let (version_id, organizers) = resolve(pool, &mut challenge).await?;
+    let resolved = resolve(pool, &mut challenge).await?;
+    let stored = definition(row)?;
+    let already: Vec<(String, String)> = if row.dataset_version_id == resolved.version_id {
+        stored
+            .phases
+            .iter()
+            .map(|p| (p.name.clone(), p.split.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if let Authority::User(user) = authority {
+        check_stewardship(pool, user, &challenge.dataset.slug, &resolved, &already).await?;
+    }
+    let (version_id, organizers) = (resolved.version_id, resolved.organizers);
     let definition =
         serde_json::to_value(&challenge).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     db::challenges::update(
@@ -143,8 +220,7 @@ pub async fn update(
     Ok(())
 }
 
-/// Record an organizer action in the audit log. A failure to record is an
-/// error of the request: an action must not go unrecorded silently.
+/// Record an organizer action on a challenge in the audit log.
 pub async fn audit(
     pool: &PgPool,
     actor: &User,
@@ -153,13 +229,8 @@ pub async fn audit(
     subject: &str,
     detail: serde_json::Value,
 ) -> Result<(), ApiError> {
-    let entry = db::audit::Action {
-        action,
-        challenge_id: Some(challenge_id),
-        subject,
-        detail,
-    };
-    Ok(db::audit::record(pool, actor, entry).await?)
+    let on = super::audit::On::Challenge(challenge_id);
+    super::audit::record(pool, actor, action, on, subject, detail).await
 }
 
 /// The stored definition of a challenge row.

@@ -1,11 +1,12 @@
 //! Publishing dataset versions, and who may add them.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 use axum::extract::multipart::Field;
 use datasets::{BuiltVersion, Manifest};
 use db::datasets::DatasetRow;
+use db::users::User;
 use object_store::ObjectStore;
 use sqlx::PgPool;
 use tokio::io::AsyncWriteExt;
@@ -29,10 +30,15 @@ pub enum Published {
 /// Store a built version: its files first (content-addressed, so a retry after a
 /// failure rewrites nothing), then the metadata rows in one statement each. An
 /// existing version with other content is a conflict: versions are immutable.
+///
+/// `by` is who publishes (none for the platform's own seeding): a new dataset
+/// gets them as its first maintainer, and an existing one takes a version only
+/// from its maintainers and admins.
 pub async fn publish(
     pool: &PgPool,
     store: &dyn ObjectStore,
     built: &BuiltVersion,
+    by: Option<&User>,
 ) -> Result<Published, ApiError> {
     let slug = &built.dataset.slug;
     if let Some(existing) = db::datasets::version(pool, slug, &built.version.version).await?
@@ -56,7 +62,15 @@ pub async fn publish(
         serde_json::to_value(&built.dataset).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let doc =
         serde_json::to_value(&built.version).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let dataset_id = db::datasets::upsert(pool, slug, &meta).await?;
+    let (dataset_id, created) = db::datasets::upsert(pool, slug, &meta).await?;
+    if let Some(user) = by {
+        if created {
+            db::datasets::add_maintainer(pool, dataset_id, user.id, Some(user.id)).await?;
+        } else if !maintains(pool, user, dataset_id).await? {
+            // Another upload created the dataset since the manifest was checked.
+            return Err(not_a_maintainer(slug));
+        }
+    }
     match db::datasets::insert_version(
         pool,
         dataset_id,
@@ -66,7 +80,15 @@ pub async fn publish(
     )
     .await?
     {
-        Some(id) => Ok(Published::Created(id)),
+        Some(id) => {
+            if let Some(user) = by {
+                let detail =
+                    serde_json::json!({ "version": built.version.version, "new_dataset": created });
+                let on = super::audit::On::Dataset(dataset_id);
+                super::audit::record(pool, user, "dataset.version.add", on, slug, detail).await?;
+            }
+            Ok(Published::Created(id))
+        }
         None => Err(ApiError::Conflict(format!(
             "{slug} version {} was published concurrently",
             built.version.version
@@ -74,36 +96,31 @@ pub async fn publish(
     }
 }
 
-/// True when the caller may read labels of test splits and private splits of this
-/// dataset, and add versions to it: admins, and organizers (token with `organize`)
-/// of a challenge run on one of its versions.
+fn not_a_maintainer(slug: &str) -> ApiError {
+    ApiError::Forbidden(format!(
+        "dataset `{slug}` exists; only its maintainers and admins may add versions \
+         (a maintainer adds others: POST /api/v1/datasets/{slug}/maintainers)"
+    ))
+}
+
+/// The one rule of dataset stewardship: its maintainers and admins read the
+/// labels of its hidden splits, add versions, and name maintainers. Organizing
+/// a challenge on the dataset gives none of these.
+pub async fn maintains(pool: &PgPool, user: &User, dataset_id: Uuid) -> Result<bool, ApiError> {
+    Ok(user.is_admin || db::datasets::is_maintainer(pool, dataset_id, user.id).await?)
+}
+
+/// Whether this caller reads the labels of the dataset's hidden splits: a
+/// maintainer (or admin) whose credential carries `read`.
 pub async fn sees_labels(
     pool: &PgPool,
     caller: &Caller,
     dataset: &DatasetRow,
 ) -> Result<bool, ApiError> {
-    let Some(user) = &caller.user else {
-        return Ok(false);
-    };
-    if user.is_admin {
-        return Ok(true);
+    match &caller.user {
+        Some(user) if caller.has_scope("read") => maintains(pool, user, dataset.id).await,
+        _ => Ok(false),
     }
-    if !caller.has_scope("organize") {
-        return Ok(false);
-    }
-    let version_ids: HashSet<Uuid> = db::datasets::versions(pool, dataset.id)
-        .await?
-        .into_iter()
-        .map(|v| v.id)
-        .collect();
-    for challenge in db::challenges::list(pool).await? {
-        if version_ids.contains(&challenge.dataset_version_id)
-            && db::challenges::is_organizer(pool, challenge.id, user.id).await?
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// An organizer's upload of a dataset version, received one multipart part at a
@@ -115,6 +132,8 @@ pub async fn sees_labels(
 /// refused upload leaves nothing behind.
 pub struct Upload {
     scratch: ScratchDir,
+    /// Who uploads (known once the manifest is taken).
+    by: Option<User>,
     manifest: Option<Manifest>,
     expected: BTreeSet<String>,
     received: BTreeSet<String>,
@@ -131,6 +150,7 @@ impl Upload {
         let dir = std::env::temp_dir().join(format!("arena-upload-{}", Uuid::new_v4()));
         Upload {
             scratch: ScratchDir(dir),
+            by: None,
             manifest: None,
             expected: BTreeSet::new(),
             received: BTreeSet::new(),
@@ -194,20 +214,19 @@ impl Upload {
         }
         let parsed = Manifest::from_yaml(text).map_err(ingest_error)?;
         datasets::check_slug(&parsed.slug).map_err(ingest_error)?;
-        // Adding a version to an existing dataset takes its organizers; repeating an
-        // upload of an existing version writes nothing (200 unchanged, or 409).
+        // Adding a version to an existing dataset takes a maintainer; repeating
+        // an upload of an existing version writes nothing (200 unchanged, or 409).
+        let user = caller.require("organize")?;
         let exists = db::datasets::version(pool, &parsed.slug, &parsed.version)
             .await?
             .is_some_and(|v| v.version == parsed.version);
         if let Some(existing) = db::datasets::by_slug(pool, &parsed.slug).await?
             && !exists
-            && !sees_labels(pool, caller, &existing).await?
+            && !maintains(pool, user, existing.id).await?
         {
-            return Err(ApiError::Forbidden(format!(
-                "dataset `{}` exists; only admins and organizers of its challenges may add versions",
-                parsed.slug
-            )));
+            return Err(not_a_maintainer(&parsed.slug));
         }
+        self.by = Some(user.clone());
         for split in parsed.splits.values() {
             for f in &split.files {
                 if safe_relative(f).is_none() {
@@ -251,6 +270,7 @@ impl Upload {
         self,
         pool: &PgPool,
         store: &dyn ObjectStore,
+        limits: datasets::IngestLimits,
     ) -> Result<(BuiltVersion, Published), ApiError> {
         let manifest = self
             .manifest
@@ -264,17 +284,42 @@ impl Upload {
         }
         let scratch = self.scratch;
         let dir = scratch.0.clone();
-        let built =
-            tokio::task::spawn_blocking(move || datasets::manifest::ingest(&manifest, &dir))
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "ingesting an upload");
-                    ApiError::Unavailable("the server failed while reading the upload".into())
-                })?
-                .map_err(ingest_error)?;
+        let built = tokio::task::spawn_blocking(move || {
+            datasets::manifest::ingest_within(&manifest, &dir, limits)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "ingesting an upload");
+            ApiError::Unavailable("the server failed while reading the upload".into())
+        })?
+        .map_err(ingest_error)?;
         drop(scratch);
-        let outcome = publish(pool, store, &built).await?;
+        let outcome = publish(pool, store, &built, self.by.as_ref()).await?;
         Ok((built, outcome))
+    }
+}
+
+/// A slot for one dataset upload, held until it is published or refused;
+/// 503 when every slot is taken (uploads decode on the server).
+pub fn upload_slot(
+    uploads: &std::sync::Arc<tokio::sync::Semaphore>,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    uploads.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Unavailable(
+            "the server is processing as many dataset uploads as it takes at once; try again in a minute"
+                .into(),
+        )
+    })
+}
+
+/// The site's ingest limits for an upload that must end within `request_timeout`.
+pub fn ingest_limits(
+    site: datasets::IngestLimits,
+    request_timeout: std::time::Duration,
+) -> datasets::IngestLimits {
+    datasets::IngestLimits {
+        deadline: Some(std::time::Instant::now() + request_timeout),
+        ..site
     }
 }
 

@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::ApiError;
+use worker::evaluate::admission::{self, EvalLimits, SplitFacts};
 
 /// Object-store prefix of submitted models (content-addressed).
 pub const MODELS_PREFIX: &str = worker::evaluate::MODELS_PREFIX;
@@ -30,7 +31,10 @@ pub struct Upload {
     pub phase: Option<String>,
 }
 
-/// Check and accept a submission; returns its id.
+/// Check and accept a submission; returns its id. `limits` are the site's
+/// limits of one evaluation (the challenge may lower them): a model whose
+/// evaluation would cross one is refused here, before it is stored.
+#[allow(clippy::too_many_arguments)]
 pub async fn submit(
     pool: &PgPool,
     store: &dyn ObjectStore,
@@ -39,6 +43,7 @@ pub async fn submit(
     user: &User,
     upload: Upload,
     now: DateTime<Utc>,
+    limits: &EvalLimits,
 ) -> Result<Uuid, ApiError> {
     let phase = match &upload.phase {
         Some(name) => challenge.phase(name).ok_or_else(|| {
@@ -51,15 +56,15 @@ pub async fn submit(
     if !upload.is_baseline {
         check_limits(pool, row.id, challenge, phase, user.id, now).await?;
     }
-    let limits = toolflow::Limits::default();
+    let compile_limits = toolflow::Limits::default();
     if upload.model.is_empty() {
         return Err(ApiError::BadRequest("`model`: the file is empty".into()));
     }
-    if upload.model.len() > limits.max_model_bytes {
+    if upload.model.len() > compile_limits.max_model_bytes {
         return Err(ApiError::PayloadTooLarge(format!(
             "`model`: {} bytes is over the limit of {} bytes",
             upload.model.len(),
-            limits.max_model_bytes
+            compile_limits.max_model_bytes
         )));
     }
     if upload
@@ -71,7 +76,9 @@ pub async fn submit(
             "`config`: over the limit of {MAX_CONFIG_BYTES} bytes"
         )));
     }
-    check_model(&upload, challenge).await?;
+    let facts = split_facts(pool, row, challenge, &phase.split).await?;
+    let limits = limits.for_challenge(challenge);
+    check_model(&upload, challenge, facts, limits).await?;
     // From the object write to the row's commit, the sweeper of unreferenced
     // models (crate::maintenance) must leave this digest alone.
     let sha256 = datasets::parquet_io::sha256_hex(&upload.model);
@@ -135,12 +142,40 @@ async fn check_limits(
     Ok(())
 }
 
-/// Compile the model (milliseconds) so a malformed or unsupported one is refused
-/// with the toolflow's message before anything is stored.
-async fn check_model(upload: &Upload, challenge: &Challenge) -> Result<(), ApiError> {
+/// The facts of the split a phase scores (rows, label width).
+async fn split_facts(
+    pool: &PgPool,
+    row: &ChallengeRow,
+    challenge: &Challenge,
+    split: &str,
+) -> Result<SplitFacts, ApiError> {
+    let version = db::datasets::version_by_id(pool, row.dataset_version_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Unavailable("the challenge's dataset version is missing".into())
+        })?;
+    let version: datasets::VersionMeta = serde_json::from_value(version.doc)
+        .map_err(|e| ApiError::Unavailable(format!("stored dataset metadata unreadable: {e}")))?;
+    let meta = datasets::SplitName::parse(split)
+        .and_then(|name| version.split(name))
+        .ok_or_else(|| {
+            ApiError::Unavailable(format!("the dataset version has no `{split}` split"))
+        })?;
+    Ok(SplitFacts::of(&version, meta, challenge))
+}
+
+/// Compile the model (milliseconds) so a malformed or unsupported one is
+/// refused with the toolflow's message before anything is stored; then check
+/// what its evaluation would cost against the limits (422 naming the figure).
+async fn check_model(
+    upload: &Upload,
+    challenge: &Challenge,
+    facts: SplitFacts,
+    limits: EvalLimits,
+) -> Result<(), ApiError> {
     let model = upload.model.clone();
     let config = upload.config.clone();
-    let input = challenge.input.clone();
+    let challenge = challenge.clone();
     tokio::task::spawn_blocking(move || {
         let config = config
             .as_deref()
@@ -149,39 +184,57 @@ async fn check_model(upload: &Upload, challenge: &Challenge) -> Result<(), ApiEr
             .map_err(|e| ApiError::Unprocessable(format!("`config`: {e}")))?;
         let compiled = toolflow::compile(&model, config.as_ref(), &toolflow::Limits::default())
             .map_err(|e| ApiError::Unprocessable(format!("`model`: {e}")))?;
+        let input = &challenge.input;
         if !input.accepts(compiled.input_shape()) {
             return Err(ApiError::Unprocessable(format!(
                 "`model`: its input has shape {:?}; this challenge feeds {:?} per sample",
                 compiled.input_shape(),
-                input.shape.unwrap_or_default()
+                input.shape.clone().unwrap_or_default()
             )));
         }
-        Ok(())
+        admission::admit(&compiled.sim_cost(), &challenge, facts, &limits)
+            .map_err(|refusal| ApiError::Unprocessable(format!("`model`: {refusal}")))
     })
     .await
     .map_err(|e| ApiError::Unavailable(format!("model check crashed: {e}")))?
 }
 
 /// What one viewer may see of one submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubmissionView {
     /// The submission exists for this viewer (otherwise answer 404, not 403).
     pub visible: bool,
+    pub owner: bool,
+    /// An organizer of its challenge, or an admin.
+    pub organizer: bool,
     /// Its scores and hardware figures.
     pub results: bool,
+    /// Its log, configuration, model and RTL bundle (owner and organizers).
+    pub private: bool,
+    /// The part of its log computed from hidden labels (organizers only).
+    pub organizer_log: bool,
 }
 
-/// The one rule for who sees a submission, shared by the API and the pages:
-/// its owner and the challenge's organizers always; anyone else only a
-/// finished or baseline entry of a phase whose results are public (a visible
-/// phase, or a hidden one once published). Results of a hidden, unpublished
-/// phase stay with the organizers.
+/// The one rule for who sees what of a submission, shared by the API and the
+/// pages: its owner and the challenge's organizers always see it; anyone
+/// else only a finished or baseline entry of a phase whose results are
+/// public (a visible phase, or a hidden one once published). Scores of a
+/// hidden, unpublished phase stay with the organizers (the owner sees them
+/// once published), and nothing computed from hidden labels reaches the
+/// owner through the log: that part is the organizers'.
 pub async fn view(
     pool: &PgPool,
     challenge: &ChallengeRow,
     submission: &db::submissions::SubmissionRow,
-    owner: bool,
-    organizer: bool,
+    viewer: Option<&User>,
 ) -> Result<SubmissionView, ApiError> {
+    let owner = viewer.is_some_and(|u| u.id == submission.user_id);
+    let organizer = match viewer {
+        Some(user) => {
+            user.is_admin || db::challenges::is_organizer(pool, challenge.id, user.id).await?
+        }
+        None => false,
+    };
     let definition = crate::ops::challenges::definition(challenge)?;
     let hidden = definition
         .phase(&submission.phase)
@@ -192,8 +245,34 @@ pub async fn view(
     let public_entry = !hidden && (submission.is_baseline || submission.status == "finished");
     Ok(SubmissionView {
         visible: owner || organizer || public_entry,
+        owner,
+        organizer,
         results: organizer || !hidden,
+        private: owner || organizer,
+        organizer_log: organizer,
     })
+}
+
+/// A submission and its challenge as `viewer` may see them; 404 when they may
+/// not know it exists.
+pub async fn load(
+    pool: &PgPool,
+    id: &str,
+    viewer: Option<&User>,
+) -> Result<(db::submissions::SubmissionRow, ChallengeRow, SubmissionView), ApiError> {
+    let missing = || ApiError::NotFound(format!("no submission `{id}`"));
+    let uuid = Uuid::parse_str(id).map_err(|_| missing())?;
+    let submission = db::submissions::get(pool, uuid)
+        .await?
+        .ok_or_else(missing)?;
+    let row = db::challenges::by_id(pool, submission.challenge_id)
+        .await?
+        .ok_or_else(missing)?;
+    let view = view(pool, &row, &submission, viewer).await?;
+    if !view.visible {
+        return Err(missing());
+    }
+    Ok((submission, row, view))
 }
 
 /// Longest submission label kept, in characters.

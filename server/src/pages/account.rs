@@ -167,6 +167,7 @@ async fn account_page(
         new_token,
         error,
         organizes,
+        can_organize: user.holds("organize"),
     })
 }
 
@@ -269,10 +270,18 @@ pub async fn create_token(
     .map(|(scope, _)| scope.to_string())
     .collect();
     let name = form.name.trim();
+    let not_held = scopes.iter().find(|s| !user.holds(s));
     let error = if name.is_empty() || name.chars().count() > 100 {
         field_error("name", "give the token a name of 1 to 100 characters")
     } else if scopes.is_empty() {
         field_error("scopes", "choose at least one scope")
+    } else if let Some(scope) = not_held {
+        field_error(
+            "scopes",
+            &format!(
+                "you do not hold the `{scope}` scope; a token carries only what its user holds"
+            ),
+        )
     } else {
         None
     };

@@ -387,6 +387,7 @@ async fn accept(
         user,
         upload,
         Utc::now(),
+        &state.settings.evaluation,
     )
     .await
 }

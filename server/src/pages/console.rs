@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use super::challenge::{phase_rows, submission_item};
 use super::{
     OrPage, PageError, check_form, chrome, field_of, load_challenge, message_of, organizes, render,
-    render_status, require_user, see_other, status_of,
+    render_status, require_organizer, require_user, see_other, status_of,
 };
 use crate::accounts::Viewer;
 use crate::{ApiError, AppState, ops};
@@ -54,6 +54,7 @@ pub async fn index(State(state): State<AppState>, viewer: Viewer) -> Result<Resp
     Ok(render(web::ConsolePage {
         chrome: chrome(&viewer),
         challenges,
+        can_organize: user.holds("organize"),
     }))
 }
 
@@ -349,7 +350,7 @@ fn definition_from(
     doc.insert("budget".into(), Value::Object(budget));
     let phases = phases_from(&fields.phases, doc.get("phases"))?;
     doc.insert("phases".into(), phases);
-    serde_yaml::to_string(&Value::Object(doc))
+    yaml::to_string(&Value::Object(doc))
         .map_err(|e| field_error("yaml", format!("cannot write the definition: {e}")))
 }
 
@@ -421,7 +422,7 @@ pub async fn new_form(
     State(state): State<AppState>,
     viewer: Viewer,
 ) -> Result<Response, PageError> {
-    require_user(&viewer, "/console/new")?;
+    require_organizer(&viewer, "/console/new")?;
     let form = web::ChallengeForm {
         dataset_version: "latest".into(),
         metric: "roc_auc".into(),
@@ -494,14 +495,42 @@ async fn save(
     let outcome = match &yaml {
         Err(e) => Err((StatusCode::BAD_REQUEST, e.clone())),
         Ok(text) => {
+            let authority = ops::challenges::Authority::User(user);
             let saved = match ops::challenges::parse(text) {
                 Ok(challenge) => match row {
-                    Some(row) => ops::challenges::update(&state.pool, row, challenge)
-                        .await
-                        .map(|_| row.slug.clone()),
-                    None => ops::challenges::create(&state.pool, challenge, Some(user))
-                        .await
-                        .map(|r| r.slug),
+                    Some(row) => {
+                        match ops::challenges::update(&state.pool, row, challenge, authority).await
+                        {
+                            Ok(()) => ops::challenges::audit(
+                                &state.pool,
+                                user,
+                                "challenge.update",
+                                row.id,
+                                &row.slug,
+                                serde_json::json!({ "via": "console" }),
+                            )
+                            .await
+                            .map(|()| row.slug.clone()),
+                            Err(e) => Err(e),
+                        }
+                    }
+                    None => {
+                        match ops::challenges::create(&state.pool, challenge, Some(user), authority)
+                            .await
+                        {
+                            Ok(created) => ops::challenges::audit(
+                                &state.pool,
+                                user,
+                                "challenge.create",
+                                created.id,
+                                &created.slug,
+                                serde_json::json!({ "via": "console" }),
+                            )
+                            .await
+                            .map(|()| created.slug),
+                            Err(e) => Err(e),
+                        }
+                    }
                 },
                 Err(e) => Err(e),
             };
@@ -536,6 +565,7 @@ pub async fn create(
     Form(fields): Form<ChallengeFields>,
 ) -> Result<Response, PageError> {
     check_form(&viewer, &fields.csrf, "/console/new")?;
+    require_organizer(&viewer, "/console/new")?;
     let yaml = definition_from(&fields, None);
     save(&state, &viewer, None, yaml, fields.to_form(), false).await
 }
@@ -585,7 +615,7 @@ pub async fn create_yaml(
     viewer: Viewer,
     form: Multipart,
 ) -> Result<Response, PageError> {
-    require_user(&viewer, "/console/new")?;
+    require_organizer(&viewer, "/console/new")?;
     let (csrf, yaml) = read_yaml(form).await.or_page(&viewer)?;
     check_form(&viewer, &csrf, "/console/new")?;
     let form = Challenge::from_yaml(&yaml)
@@ -638,5 +668,15 @@ pub async fn publish(
     db::challenges::publish_phase(&state.pool, row.id, &phase, user.id)
         .await
         .or_page(&viewer)?;
+    ops::challenges::audit(
+        &state.pool,
+        &user,
+        "phase.publish",
+        row.id,
+        &phase,
+        serde_json::json!({ "via": "console" }),
+    )
+    .await
+    .or_page(&viewer)?;
     Ok(see_other(&format!("/console/{slug}")))
 }

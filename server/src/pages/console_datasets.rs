@@ -5,7 +5,7 @@
 use axum::extract::{Multipart, State};
 use axum::response::Response;
 
-use super::{OrPage, PageError, chrome, render, render_status, require_user, see_other};
+use super::{OrPage, PageError, chrome, render, render_status, require_organizer, see_other};
 use crate::accounts::Viewer;
 use crate::api::datasets::MAX_UPLOAD_BYTES;
 use crate::{ApiError, AppState, ops};
@@ -13,7 +13,7 @@ use crate::{ApiError, AppState, ops};
 const PATH: &str = "/console/new/dataset";
 
 pub async fn form(viewer: Viewer) -> Result<Response, PageError> {
-    require_user(&viewer, PATH)?;
+    require_organizer(&viewer, PATH)?;
     Ok(render(page(&viewer, String::new(), None)))
 }
 
@@ -45,7 +45,7 @@ pub async fn upload(
     viewer: Viewer,
     form: Multipart,
 ) -> Result<Response, PageError> {
-    require_user(&viewer, PATH)?;
+    require_organizer(&viewer, PATH)?;
     let mut pasted = String::new();
     match receive(&state, &viewer, form, &mut pasted).await {
         Ok((slug, version)) => Ok(see_other(&format!("/datasets/{slug}/versions/{version}"))),
@@ -73,6 +73,9 @@ async fn receive(
     pasted: &mut String,
 ) -> Result<(String, String), Refusal> {
     let caller = viewer.caller();
+    let _slot = ops::datasets::upload_slot(&state.settings.uploads).map_err(at("files"))?;
+    let limits =
+        ops::datasets::ingest_limits(state.settings.ingest, state.settings.request_timeout);
     let mut upload = ops::datasets::Upload::new();
     let (mut csrf_checked, mut manifest_file, mut manifest_taken) = (false, String::new(), false);
     while let Some(field) = form
@@ -129,7 +132,7 @@ async fn receive(
         take_manifest(state, &caller, &mut upload, &manifest_file, pasted).await?;
     }
     let (built, _) = upload
-        .finish(&state.pool, state.store.as_ref())
+        .finish(&state.pool, state.store.as_ref(), limits)
         .await
         .map_err(at("files"))?;
     Ok((built.dataset.slug, built.version.version))

@@ -6,6 +6,7 @@ mod account;
 mod challenge;
 mod console;
 mod console_datasets;
+mod console_users;
 mod home;
 mod submission;
 
@@ -48,6 +49,11 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route("/console", get(console::index))
+        .route("/console/users", get(console_users::index))
+        .route(
+            "/console/users/{handle}/organizer",
+            post(console_users::set_organizer),
+        )
         .route("/console/new", get(console::new_form).post(console::create))
         .route("/console/new/yaml", post(console::create_yaml))
         .route(
@@ -313,6 +319,23 @@ pub(crate) fn require_user<'v>(
     path: &str,
 ) -> Result<&'v db::users::User, PageError> {
     viewer.user().ok_or_else(|| PageError::sign_in(path))
+}
+
+/// The signed-in user holding the organizer role (else the sign-in page, or 403).
+pub(crate) fn require_organizer<'v>(
+    viewer: &'v Viewer,
+    path: &str,
+) -> Result<&'v db::users::User, PageError> {
+    let user = require_user(viewer, path)?;
+    if !user.holds("organize") {
+        return Err(ApiError::Forbidden(format!(
+            "creating challenges and datasets takes the organizer role, which `{}` does not \
+             hold; an admin grants it (Console → Users, or `arena user grant --organizer {}`)",
+            user.handle, user.handle
+        )))
+        .or_page(viewer);
+    }
+    Ok(user)
 }
 
 /// A CSRF-checked form post from a signed-in user.

@@ -12,42 +12,24 @@ use axum::response::Response;
 use db::submissions::SubmissionRow;
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
-use super::{OrPage, PageError, check_form, chrome, organizes, render, see_other};
+use super::{OrPage, PageError, check_form, chrome, render, see_other};
 use crate::accounts::Viewer;
 use crate::{ApiError, AppState, ops};
 
 struct Access {
     submission: SubmissionRow,
     challenge: db::challenges::ChallengeRow,
-    owner: bool,
-    organizer: bool,
-    results: bool,
+    view: ops::submissions::SubmissionView,
 }
 
 async fn access(state: &AppState, viewer: &Viewer, id: &str) -> Result<Access, ApiError> {
-    let missing = || ApiError::NotFound(format!("no submission `{id}`"));
-    let uuid = Uuid::parse_str(id).map_err(|_| missing())?;
-    let submission = db::submissions::get(&state.pool, uuid)
-        .await?
-        .ok_or_else(missing)?;
-    let row = db::challenges::by_id(&state.pool, submission.challenge_id)
-        .await?
-        .ok_or_else(missing)?;
-    let user = viewer.user();
-    let organizer = organizes(state, user, row.id).await?;
-    let owner = user.is_some_and(|u| u.id == submission.user_id);
-    let view = ops::submissions::view(&state.pool, &row, &submission, owner, organizer).await?;
-    if !view.visible {
-        return Err(missing());
-    }
+    let (submission, challenge, view) =
+        ops::submissions::load(&state.pool, id, viewer.user()).await?;
     Ok(Access {
-        results: view.results,
         submission,
-        challenge: row,
-        owner,
-        organizer,
+        challenge,
+        view,
     })
 }
 
@@ -87,7 +69,7 @@ pub async fn show(
     let results = s.results.clone().unwrap_or(Value::Null);
     let (mut scores, mut hardware, mut utilisation) = (Vec::new(), Vec::new(), Vec::new());
     let (mut fits_budget, mut violations) = (None, Vec::new());
-    if access.results {
+    if access.view.results {
         if let Some(metrics) = results["metrics"].as_object() {
             scores = metrics.iter().map(|(k, v)| fact(k, number(v))).collect();
         }
@@ -128,7 +110,7 @@ pub async fn show(
             })
             .unwrap_or_default();
     }
-    let private = access.owner || access.organizer;
+    let private = access.view.private;
     let page = web::SubmissionPage {
         chrome: chrome(&viewer),
         id: s.id.to_string(),
@@ -168,7 +150,7 @@ pub async fn show(
         utilisation,
         fits_budget,
         violations,
-        results_hidden: !access.results,
+        results_hidden: !access.view.results,
         disqualified: s
             .disqualified
             .then(|| s.disqualified_reason.clone().unwrap_or_default()),
@@ -179,8 +161,13 @@ pub async fn show(
         } else {
             String::new()
         },
+        organizer_log: if access.view.organizer_log {
+            s.organizer_log.clone()
+        } else {
+            String::new()
+        },
         can_cancel: private && !ENDED.contains(&s.status.as_str()),
-        is_organizer: access.organizer,
+        is_organizer: access.view.organizer,
         api_url: format!("/api/v1/submissions/{}", s.id),
     };
     Ok(render(page))
@@ -206,9 +193,9 @@ pub async fn cancel(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    check_form(&viewer, &form.csrf, &format!("/submissions/{id}"))?;
+    let user = check_form(&viewer, &form.csrf, &format!("/submissions/{id}"))?.clone();
     let access = access(&state, &viewer, &id).await.or_page(&viewer)?;
-    if !(access.owner || access.organizer) {
+    if !(access.view.owner || access.view.organizer) {
         return Err(ApiError::Forbidden(
             "only the submitter may cancel a submission".into(),
         ))
@@ -224,6 +211,17 @@ pub async fn cancel(
         )))
         .or_page(&viewer);
     }
+    if !access.view.owner {
+        audit(
+            &state,
+            &user,
+            &access,
+            "submission.cancel",
+            serde_json::json!({}),
+        )
+        .await
+        .or_page(&viewer)?;
+    }
     Ok(see_other(&format!("/submissions/{id}")))
 }
 
@@ -234,7 +232,7 @@ async fn organizer_access(
     what: &str,
 ) -> Result<Access, PageError> {
     let access = access(state, viewer, id).await.or_page(viewer)?;
-    if !access.organizer {
+    if !access.view.organizer {
         return Err(ApiError::Forbidden(format!(
             "only organizers of `{}` may {what} a submission",
             access.challenge.slug
@@ -250,7 +248,7 @@ pub async fn rerun(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    check_form(&viewer, &form.csrf, &format!("/submissions/{id}"))?;
+    let user = check_form(&viewer, &form.csrf, &format!("/submissions/{id}"))?.clone();
     let access = organizer_access(&state, &viewer, &id, "re-run").await?;
     let requeued = db::submissions::requeue(
         &state.pool,
@@ -262,6 +260,15 @@ pub async fn rerun(
     if !requeued {
         return Err(ApiError::Conflict("the submission is still running".into())).or_page(&viewer);
     }
+    audit(
+        &state,
+        &user,
+        &access,
+        "submission.rerun",
+        serde_json::json!({}),
+    )
+    .await
+    .or_page(&viewer)?;
     Ok(see_other(&format!("/submissions/{id}")))
 }
 
@@ -271,7 +278,7 @@ pub async fn disqualify(
     Path(id): Path<String>,
     Form(form): Form<DisqualifyForm>,
 ) -> Result<Response, PageError> {
-    check_form(&viewer, &form.csrf, &format!("/submissions/{id}"))?;
+    let user = check_form(&viewer, &form.csrf, &format!("/submissions/{id}"))?.clone();
     let access = organizer_access(&state, &viewer, &id, "disqualify").await?;
     let reason = form.reason.trim();
     if reason.is_empty() {
@@ -283,5 +290,30 @@ pub async fn disqualify(
     db::submissions::disqualify(&state.pool, access.submission.id, reason)
         .await
         .or_page(&viewer)?;
+    let detail = serde_json::json!({ "reason": reason });
+    audit(&state, &user, &access, "submission.disqualify", detail)
+        .await
+        .or_page(&viewer)?;
     Ok(see_other(&format!("/submissions/{id}")))
+}
+
+/// Record an organizer's action on a submission (from the page).
+async fn audit(
+    state: &AppState,
+    user: &db::users::User,
+    access: &Access,
+    action: &str,
+    mut detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    detail["via"] = serde_json::json!("page");
+    let s = &access.submission;
+    ops::challenges::audit(
+        &state.pool,
+        user,
+        action,
+        s.challenge_id,
+        &s.id.to_string(),
+        detail,
+    )
+    .await
 }

@@ -103,10 +103,18 @@ impl App {
     }
 
     /// A user with a token of the given scopes; returns the token.
+    /// A user with a token of `scopes`; asking for `organize` makes the user
+    /// an organizer first (as an admin would: a token carries only what its
+    /// user holds).
     pub async fn user(&self, handle: &str, scopes: &[&str], admin: bool) -> String {
         let user = db::users::ensure(&self.db.pool, handle, handle, admin)
             .await
             .unwrap();
+        if scopes.contains(&"organize") {
+            db::users::set_organizer(&self.db.pool, user.id, true)
+                .await
+                .unwrap();
+        }
         let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
         db::users::create_token(&self.db.pool, user.id, "test", &scopes)
             .await
@@ -114,10 +122,27 @@ impl App {
             .1
     }
 
+    /// Make the user `handle` a maintainer of dataset `slug` (who may then
+    /// set up challenges on its hidden test splits).
+    #[allow(dead_code)]
+    pub async fn maintain(&self, slug: &str, handle: &str) {
+        let dataset = db::datasets::by_slug(&self.db.pool, slug)
+            .await
+            .unwrap()
+            .expect("dataset");
+        let user = db::users::by_handle(&self.db.pool, handle)
+            .await
+            .unwrap()
+            .expect("user");
+        db::datasets::add_maintainer(&self.db.pool, dataset.id, user.id, None)
+            .await
+            .unwrap();
+    }
+
     /// Publish the toy dataset `toy` 1.0.0: x = 4 floats, is_anomaly = x[0] > 0.5.
     pub async fn toy_dataset(&self) {
         let built = toy_dataset();
-        server::ops::datasets::publish(&self.db.pool, self.state.store.as_ref(), &built)
+        server::ops::datasets::publish(&self.db.pool, self.state.store.as_ref(), &built, None)
             .await
             .unwrap();
     }
@@ -253,12 +278,23 @@ pub fn wide_model(hidden: usize) -> Vec<u8> {
         .bytes()
 }
 
+/// Evaluation children for tests: the server crate's `evaluation-child`
+/// binary (the same function as `arena evaluate-child`), which cargo builds
+/// with the tests.
+#[allow(dead_code)]
+pub fn sandbox() -> worker::Sandbox {
+    let mut sandbox = worker::Sandbox::new(env!("CARGO_BIN_EXE_evaluation-child"));
+    sandbox.args.clear();
+    sandbox
+}
+
 /// Run a worker until every submission has ended.
 pub async fn run_worker_until_done(app: &App) {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let registry = worker::Registry::new().with(worker::EvaluateHandler {
         pool: app.db.pool.clone(),
         store: app.state.store.clone(),
+        sandbox: sandbox(),
     });
     let options = worker::WorkerOptions {
         concurrency: 2,

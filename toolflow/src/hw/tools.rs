@@ -1,8 +1,9 @@
 //! Subprocess runner for the external tools (Verilator, Icarus, Yosys):
 //! a work directory handed in by the caller, a wall-clock limit (the whole
-//! process group is killed), CPU-time and address-space limits through
-//! `prlimit` (util-linux) when it is installed, and stdout/stderr captured to files in the work
-//! directory. This is the only place the toolflow starts processes.
+//! process group is killed, with `killpg`), CPU-time and address-space limits
+//! set before `exec` (the `procgroup` crate), and stdout/stderr captured to
+//! files in the work directory. This is the only place the toolflow starts
+//! processes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -93,6 +94,13 @@ pub fn read_file(path: &Path) -> Result<String> {
 }
 
 /// Runs `program args...` in `dir` under `limits`; output goes to `<log>.out` / `<log>.err`.
+///
+/// The tool runs in a process group of its own (`procgroup`): at the
+/// wall-clock limit the whole group is killed with `killpg`, and whatever the
+/// tool leaves running in its group when it exits is killed too. Each process
+/// also has a CPU-time limit (one second above the wall-clock limit, so a
+/// single-threaded tool meets the clear "timed out" first; it still holds if
+/// this process dies) and the address-space limit, both set before `exec`.
 pub fn run(
     program: &Path,
     args: &[String],
@@ -100,7 +108,6 @@ pub fn run(
     log: &str,
     limits: RunLimits,
 ) -> Result<ToolRun> {
-    use std::os::unix::process::CommandExt;
     let name = program.file_name().map_or_else(
         || program.display().to_string(),
         |n| n.to_string_lossy().to_string(),
@@ -113,54 +120,27 @@ pub fn run(
     let err_path = dir.join(format!("{log}.err"));
     let out = std::fs::File::create(&out_path).map_err(|e| io(e, "cannot create log"))?;
     let err = std::fs::File::create(&err_path).map_err(|e| io(e, "cannot create log"))?;
-    let mut cmd = match which("prlimit") {
-        Some(prlimit) => {
-            let mut c = Command::new(prlimit);
-            // CPU seconds per process: a backstop to the wall-clock kill below
-            // that also holds if this process dies and cannot kill the tool.
-            // One second above the wall-clock limit, so a single-threaded tool
-            // always meets the wall-clock kill (a clear "timed out") first
-            // instead of racing it.
-            c.arg(format!("--cpu={}", limits.timeout_s.max(1) + 1));
-            if limits.memory_mib > 0 {
-                c.arg(format!(
-                    "--as={}",
-                    limits.memory_mib.saturating_mul(1 << 20)
-                ));
-            }
-            c.arg("--").arg(program);
-            c
-        }
-        None => Command::new(program),
-    };
+    let mut cmd = Command::new(program);
     cmd.args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(out)
-        .stderr(err)
-        .process_group(0);
+        .stderr(err);
+    procgroup::prepare(
+        &mut cmd,
+        procgroup::Limits {
+            cpu_seconds: Some(limits.timeout_s.max(1) + 1),
+            address_space_bytes: (limits.memory_mib > 0)
+                .then(|| limits.memory_mib.saturating_mul(1 << 20)),
+        },
+    );
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|e| io(e, "cannot start"))?;
-    let limit = Duration::from_secs(limits.timeout_s.max(1));
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait().map_err(|e| io(e, "wait failed"))? {
-            Some(s) => break Some(s),
-            None if start.elapsed() >= limit => {
-                timed_out = true;
-                // Kill the whole process group (compilers started by the tool included).
-                let _ = Command::new("kill")
-                    .arg("-KILL")
-                    .arg(format!("-{}", child.id()))
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            None => std::thread::sleep(Duration::from_millis(50)),
-        }
+    let deadline = start + Duration::from_secs(limits.timeout_s.max(1));
+    let waited = procgroup::wait_until(&mut child, deadline).map_err(|e| io(e, "wait failed"))?;
+    let (status, timed_out) = match waited {
+        procgroup::Waited::Exited(status) => (Some(status), false),
+        procgroup::Waited::TimedOut => (None, true),
     };
     let elapsed_s = start.elapsed().as_secs_f64();
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();

@@ -17,7 +17,7 @@ use crate::ir::{LayerKind, Model};
 
 /// Samples per parallel work item: large enough to amortise per-layer set-up,
 /// small enough that buffers stay in cache-friendly sizes.
-const CHUNK: usize = fast::LANES;
+pub(crate) const CHUNK: usize = fast::LANES;
 
 /// Runs `n` samples (row-major `x`, `n * input_len` floats). Returns, per
 /// model output, the raw integers of all samples (`n * output_len`).

@@ -5,14 +5,13 @@
 
 use challenges::Target;
 use scoring::HardwareFigures;
-use serde_json::{Value, json};
 
-use super::Log;
+use super::result::{HardwareReport, ReportDevice, Tier, Utilization};
 
 pub struct Hardware {
     pub figures: HardwareFigures,
-    /// The hardware report (JSON), with the tier of each figure.
-    pub report: Value,
+    /// The hardware report, with the tier of its figures.
+    pub report: HardwareReport,
     /// The RTL bundle, or why there is none (a model too large for a netlist).
     pub bundle: Result<Bundle, String>,
 }
@@ -27,7 +26,7 @@ pub fn figures(
     target: &Target,
     synthesize: bool,
     root: &str,
-    log: &mut Log,
+    log: &mut dyn FnMut(&str),
 ) -> Result<Hardware, String> {
     use toolflow::hw::report::{FlowOptions, flow};
     let device = toolflow::hw::devices::device(&target.part).map_err(|e| e.to_string())?;
@@ -46,7 +45,7 @@ pub fn figures(
         }
         Err(e) => return Err(format!("hardware estimate: {e}")),
     };
-    log.line(&format!(
+    log(&format!(
         "estimate ({} ms, {}): {} LUT, {} FF, {} DSP, {} BRAM36, {} cycles = {:.1} ns, II {}",
         estimate.elapsed_ms.round(),
         estimate.method,
@@ -59,7 +58,7 @@ pub fn figures(
         estimate.ii
     ));
     if synthesize {
-        log.line("synthesis on request is not run by workers yet; the estimate tier is reported");
+        log("synthesis on request is not run by workers yet; the estimate tier is reported");
     }
     let figures = HardwareFigures {
         latency_ns: Some(estimate.latency_ns),
@@ -70,34 +69,35 @@ pub fn figures(
         dsp: Some(estimate.dsp),
         bram: Some(estimate.bram36),
     };
-    let device_info = json!({
-        "name": device.name, "part": device.part, "lut": device.lut, "ff": device.ff,
-        "dsp": device.dsp, "bram36": device.bram36,
-    });
-    let pct = |used: f64, total: u64| {
-        if total == 0 {
-            Value::Null
-        } else {
-            json!(100.0 * used / total as f64)
-        }
+    let pct = |used: f64, total: u64| (total > 0).then(|| 100.0 * used / total as f64);
+    let lut = estimate.lut + estimate.srl;
+    let report = HardwareReport {
+        tier: Tier::Estimate,
+        device: ReportDevice {
+            name: device.name.to_owned(),
+            part: device.part.to_owned(),
+            lut: device.lut,
+            ff: device.ff,
+            dsp: device.dsp,
+            bram36: device.bram36,
+        },
+        clock_ns: target.clock_ns,
+        utilization_pct: Utilization {
+            lut: pct(lut as f64, device.lut),
+            ff: pct(estimate.ff as f64, device.ff),
+            dsp: pct(estimate.dsp as f64, device.dsp),
+            bram36: pct(estimate.bram36, device.bram36),
+        },
+        fits_device: lut <= device.lut
+            && estimate.ff <= device.ff
+            && estimate.dsp <= device.dsp
+            && estimate.bram36 <= device.bram36 as f64,
+        estimate,
     };
     Ok(Hardware {
         figures,
         bundle,
-        report: json!({
-            "tier": "estimate",
-            "device": device_info,
-            "clock_ns": target.clock_ns,
-            "estimate": estimate,
-            "utilization_pct": {
-                "lut": pct((estimate.lut + estimate.srl) as f64, device.lut),
-                "ff": pct(estimate.ff as f64, device.ff),
-                "dsp": pct(estimate.dsp as f64, device.dsp),
-                "bram36": pct(estimate.bram36, device.bram36),
-            },
-            "fits_device": estimate.lut + estimate.srl <= device.lut && estimate.ff <= device.ff
-                && estimate.dsp <= device.dsp && estimate.bram36 <= device.bram36 as f64,
-        }),
+        report,
     })
 }
 

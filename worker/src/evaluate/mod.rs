@@ -2,31 +2,45 @@
 //! the phase's test split, work out its hardware figures, score it, and record
 //! the result. Each step is a status of the submission, timestamped.
 //!
+//! The work itself runs in a child process ([`child`], `arena evaluate-child`)
+//! under an address-space limit and a wall-clock limit: this module fetches
+//! the model and the split into a scratch directory, starts the child, turns
+//! its events into statuses and log lines, and records the outcome. A child
+//! past a limit is killed and the submission fails naming the limit, without
+//! a retry; cancelling or disqualifying the submission, or shutting the worker
+//! down, kills the child at once.
+//!
 //! Failures of the submission itself (a malformed model, an unsupported
 //! operator, an output of the wrong size) end it as `failed` with a human
 //! message; failures of the platform (store or database unreachable) are
 //! retried by the queue.
 
+pub mod admission;
+pub mod child;
 mod columns;
 mod hardware;
+pub mod log;
+pub mod protocol;
+pub mod result;
+mod sandbox;
 mod tar;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use bytes::Bytes;
 use challenges::Challenge;
 use datasets::{SplitName, VersionMeta};
 use futures::future::BoxFuture;
 use object_store::ObjectStore;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use scoring::{Keys, ScoreInputs, Scores};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{Handler, Job, JobError};
-use columns::Collected;
+use admission::{EvalLimits, SplitFacts};
+pub use log::Log;
+use protocol::{Outcome, Request, Scored};
+use result::{Evaluation, Provenance, Rtl, ScoredFile};
+pub use sandbox::Sandbox;
 
 /// Object-store prefix of submitted models (content-addressed).
 pub const MODELS_PREFIX: &str = "models";
@@ -38,6 +52,8 @@ pub const RTL_PREFIX: &str = "rtl";
 pub struct EvaluateHandler {
     pub pool: PgPool,
     pub store: Arc<dyn ObjectStore>,
+    /// How evaluation children are started, and their site limits.
+    pub sandbox: Sandbox,
 }
 
 impl Handler for EvaluateHandler {
@@ -50,18 +66,29 @@ impl Handler for EvaluateHandler {
     }
 }
 
-/// Why an evaluation stopped.
+/// Why an evaluation stopped before an outcome of the child.
 enum Stop {
     /// The submission is at fault: it fails with this message.
     Submission(String),
     /// The platform is at fault: retry later.
     Platform(String),
-    /// It was cancelled while running.
+    /// It was cancelled (or disqualified) while running.
     Cancelled,
 }
 
 fn platform(e: impl std::fmt::Display) -> Stop {
     Stop::Platform(e.to_string())
+}
+
+/// What the worker knows of a submission before the child starts.
+struct Prepared {
+    submission: db::submissions::SubmissionRow,
+    challenge: Challenge,
+    version: VersionMeta,
+    split_name: String,
+    files: Vec<datasets::FileMeta>,
+    facts: SplitFacts,
+    limits: EvalLimits,
 }
 
 impl EvaluateHandler {
@@ -75,63 +102,77 @@ impl EvaluateHandler {
         let mut log = Log::default();
         let outcome = self.steps(id, &mut log).await;
         log.end_step();
-        match outcome {
-            Ok(results) => {
-                db::submissions::conclude(
-                    &self.pool,
-                    id,
-                    "finished",
-                    None,
-                    Some(&results),
-                    &log.text,
-                )
-                .await
-                .map_err(|e| JobError::transient(e.to_string()))?;
-                Ok(json!({ "submission_id": id, "status": "finished" }))
+        let (status, message, results) = match outcome {
+            Ok(Ok(evaluation)) => ("finished", None, Some(evaluation)),
+            Ok(Err((message, detail))) => {
+                log.line(&format!("error: {message}"));
+                if let Some(detail) = detail {
+                    log.organizers(&format!("error: {detail}"));
+                }
+                ("failed", Some(message), None)
             }
             Err(Stop::Submission(message)) => {
                 log.line(&format!("error: {message}"));
-                db::submissions::conclude(
-                    &self.pool,
-                    id,
-                    "failed",
-                    Some(&message),
-                    None,
-                    &log.text,
-                )
-                .await
-                .map_err(|e| JobError::transient(e.to_string()))?;
-                Ok(json!({ "submission_id": id, "status": "failed" }))
+                ("failed", Some(message), None)
             }
-            Err(Stop::Cancelled) => Ok(json!({ "submission_id": id, "status": "cancelled" })),
+            Err(Stop::Cancelled) => {
+                return Ok(serde_json::json!({ "submission_id": id, "status": "cancelled" }));
+            }
             Err(Stop::Platform(message)) => {
-                let _ = db::submissions::append_log(
-                    &self.pool,
-                    id,
-                    &format!("retrying after: {message}\n"),
-                )
-                .await;
-                Err(JobError::transient(message))
+                let retry = db::submissions::LogLines {
+                    submitter: "a fault of the platform interrupted the evaluation; it will be retried\n",
+                    organizers: &format!("retrying after: {message}\n"),
+                };
+                let _ = db::submissions::append_log(&self.pool, id, &retry).await;
+                return Err(JobError::transient(message));
             }
+        };
+        let results = results
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| JobError::permanent(e.to_string()))?;
+        let ended = db::submissions::Conclusion {
+            status,
+            message: message.as_deref(),
+            results: results.as_ref(),
+            log: &log.text,
+            organizer_log: &log.organizers,
+        };
+        db::submissions::conclude(&self.pool, id, &ended)
+            .await
+            .map_err(|e| JobError::transient(e.to_string()))?;
+        Ok(serde_json::json!({ "submission_id": id, "status": status }))
+    }
+
+    /// Everything from loading the submission to the child's outcome: the
+    /// evaluation, or why the submission failed (for its submitter, and for
+    /// the organizers).
+    async fn steps(
+        &self,
+        id: Uuid,
+        log: &mut Log,
+    ) -> Result<Result<Evaluation, (String, Option<String>)>, Stop> {
+        let prepared = self.prepare(id).await?;
+        let scratch = sandbox::Scratch::new(&self.sandbox.scratch, id).map_err(platform)?;
+        let request = self.fetch(&prepared, &scratch).await?;
+        let outcome = self
+            .sandbox
+            .run(&self.pool, id, &scratch, &request, log)
+            .await?;
+        match outcome {
+            Outcome::Scored(scored) => Ok(Ok(self.record(&prepared, *scored, &request).await?)),
+            Outcome::Failed { message, detail } => Ok(Err((message, detail))),
+            Outcome::Platform { message } => Err(Stop::Platform(message)),
         }
     }
 
-    async fn advance(&self, id: Uuid, status: &'static str, log: &mut Log) -> Result<(), Stop> {
-        log.line(&format!("{status}..."));
-        log.start_step(status);
-        match db::submissions::advance(&self.pool, id, status).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Stop::Cancelled),
-            Err(e) => Err(platform(e)),
-        }
-    }
-
-    async fn steps(&self, id: Uuid, log: &mut Log) -> Result<Value, Stop> {
+    /// Load the submission, its challenge and the phase's split.
+    async fn prepare(&self, id: Uuid) -> Result<Prepared, Stop> {
         let submission = db::submissions::get(&self.pool, id)
             .await
             .map_err(platform)?
             .ok_or_else(|| Stop::Submission("the submission no longer exists".into()))?;
-        if db::submissions::FINAL.contains(&submission.status.as_str()) {
+        if db::submissions::FINAL.contains(&submission.status.as_str()) || submission.disqualified {
             return Err(Stop::Cancelled);
         }
         let row = db::challenges::by_id(&self.pool, submission.challenge_id)
@@ -152,230 +193,108 @@ impl EvaluateHandler {
         let split = version.split(split_name).ok_or_else(|| {
             Stop::Platform(format!("the dataset version has no {} split", phase.split))
         })?;
-
-        self.advance(id, "compiling", log).await?;
-        let started = Instant::now();
-        let model_bytes = self.get(MODELS_PREFIX, &submission.model_sha256).await?;
-        let config = submission
-            .config_text
-            .as_deref()
-            .map(toolflow::PrecisionConfig::parse)
-            .transpose()
-            .map_err(|e| Stop::Submission(format!("precision configuration: {e}")))?;
-        let model = toolflow::compile(&model_bytes, config.as_ref(), &toolflow::Limits::default())
-            .map_err(|e| Stop::Submission(format!("compiling the model: {e}")))?;
-        if !challenge.input.accepts(model.input_shape()) {
-            return Err(Stop::Submission(format!(
-                "the model input has shape {:?}; this challenge feeds {:?} per sample",
-                model.input_shape(),
-                challenge.input.shape.clone().unwrap_or_default()
-            )));
-        }
-        log.line(&format!(
-            "compiled in {:.1} ms: {} layers, {} parameters, {} multiplications per sample",
-            started.elapsed().as_secs_f64() * 1e3,
-            model.summary().totals.layers,
-            model.summary().totals.parameters,
-            model.summary().totals.mults_per_sample
-        ));
-        if !matches!(model.family(), toolflow::Family::Onnx) {
-            // Trees and KANs: the summary's second row names the model (trees, depth, tables).
-            let what = model.summary().layers.get(1).map_or("", |l| l.op.as_str());
-            log.line(&format!("model family {}: {what}", model.family().name()));
-        }
-
-        // The compute-heavy steps run on the blocking pool: the runtime threads
-        // keep serving heartbeats (and, in `arena up`, HTTP) meanwhile.
-        let model = Arc::new(model);
-        let shared_challenge = Arc::new(challenge.clone());
-        self.advance(id, "simulating", log).await?;
-        let started = Instant::now();
-        let mut collected = Collected::default();
-        let mut files = Vec::new();
-        for file in &split.files {
-            let bytes = self.get(DATASETS_PREFIX, &file.sha256).await?;
-            let (m, c) = (model.clone(), shared_challenge.clone());
-            collected = blocking(move || {
-                simulate_file(&m, &c, bytes, &mut collected)?;
-                Ok(collected)
-            })
-            .await?;
-            files.push(json!({ "name": file.name, "sha256": file.sha256, "rows": file.rows }));
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        log.line(&format!(
-            "simulated {} samples in {:.2} s ({:.0} samples/s)",
-            collected.samples,
-            seconds,
-            collected.samples as f64 / seconds.max(1e-9)
-        ));
-
-        self.advance(id, "synthesizing", log).await?;
-        let (m, c, mut moved_log) = (model.clone(), shared_challenge.clone(), std::mem::take(log));
-        let root = format!("submission-{id}-rtl");
-        let (hardware, returned_log) = blocking(move || {
-            let hardware = hardware::figures(&m, &c.target, c.synthesize, &root, &mut moved_log)
-                .map_err(Stop::Submission);
-            Ok((hardware, moved_log))
+        let facts = SplitFacts::of(&version, split, &challenge);
+        let limits = self.sandbox.limits.for_challenge(&challenge);
+        Ok(Prepared {
+            files: split.files.clone(),
+            split_name: phase.split.clone(),
+            submission,
+            challenge,
+            version,
+            facts,
+            limits,
         })
-        .await?;
-        *log = returned_log;
-        let hardware::Hardware {
-            figures,
-            report,
-            bundle,
-        } = hardware?;
-        let rtl = match bundle {
-            Ok(bundle) => {
-                let size = bundle.tar.len();
-                let stored = datasets::store::put_content(
-                    self.store.as_ref(),
-                    RTL_PREFIX,
-                    bytes::Bytes::from(bundle.tar),
-                )
-                .await
-                .map_err(platform)?;
-                log.line(&format!(
-                    "RTL bundle: {} ({:.1} KiB)",
-                    bundle.names.join(", "),
-                    size as f64 / 1024.0
-                ));
-                json!({ "sha256": stored.sha256, "bytes": size, "files": bundle.names })
-            }
-            Err(why) => {
-                log.line(&format!("no RTL bundle: {why}"));
-                json!({ "skipped": why })
-            }
-        };
-
-        self.advance(id, "scoring", log).await?;
-        let metric = challenge.metric;
-        let inputs = ScoreInputs {
-            labels: Some(&collected.labels),
-            scores: Some(Scores::F64(&collected.scores)),
-            days: Some(Keys::Int(&collected.rows)),
-            stations: Some(Keys::Int(&collected.elements)),
-            ..Default::default()
-        };
-        let value = metric
-            .compute(&inputs)
-            .map_err(|e| Stop::Submission(format!("scoring {metric}: {e}")))?;
-        log.line(&format!("{metric} = {value}"));
-        let violations: Vec<String> = challenge
-            .budget
-            .violations(&figures)
-            .into_iter()
-            .map(|v| v.message)
-            .collect();
-        Ok(json!({
-            "metrics": { metric.to_string(): value },
-            "hardware": figures,
-            "report": report,
-            "fits_budget": violations.is_empty(),
-            "violations": violations,
-            "rtl": rtl,
-            "samples": collected.samples,
-            "provenance": {
-                "model_sha256": submission.model_sha256,
-                "config_sha256": submission.config_text.as_deref().map(|c| datasets::parquet_io::sha256_hex(c.as_bytes())),
-                "dataset": challenge.dataset.slug,
-                "dataset_version": version.version,
-                "dataset_content_sha256": version.content_hash,
-                "split": phase.split,
-                "files": files,
-                "toolflow_version": toolflow_version(),
-                "target": challenge.target,
-            },
-        }))
     }
 
-    async fn get(&self, prefix: &str, sha256: &str) -> Result<Bytes, Stop> {
+    /// Copy the model and the split's files into the scratch directory.
+    async fn fetch(&self, p: &Prepared, scratch: &sandbox::Scratch) -> Result<Request, Stop> {
+        let model = scratch.path("model");
+        self.copy(MODELS_PREFIX, &p.submission.model_sha256, &model)
+            .await?;
+        let mut files = Vec::new();
+        for (i, file) in p.files.iter().enumerate() {
+            let path = scratch.path(&format!("split-{i}.parquet"));
+            self.copy(DATASETS_PREFIX, &file.sha256, &path).await?;
+            files.push(path);
+        }
+        Ok(Request {
+            submission_id: p.submission.id,
+            challenge: p.challenge.clone(),
+            split: p.facts,
+            files,
+            model,
+            config: p.submission.config_text.clone(),
+            limits: p.limits,
+            rtl: scratch.path("rtl.tar"),
+        })
+    }
+
+    async fn copy(&self, prefix: &str, sha256: &str, to: &std::path::Path) -> Result<(), Stop> {
         let key = datasets::store::content_path(prefix, sha256);
-        datasets::store::get_bytes(self.store.as_ref(), &key)
+        datasets::store::copy_to_file(self.store.as_ref(), &key, to)
             .await
             .map_err(|e| Stop::Platform(format!("reading {key}: {e}")))
     }
-}
 
-/// Run `work` on the blocking thread pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, Stop> + Send + 'static,
-) -> Result<T, Stop> {
-    tokio::task::spawn_blocking(work).await.map_err(platform)?
-}
-
-/// Simulate one Parquet file of the split and collect scores and labels.
-fn simulate_file(
-    model: &toolflow::CompiledModel,
-    challenge: &Challenge,
-    bytes: Bytes,
-    out: &mut Collected,
-) -> Result<(), Stop> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .and_then(|b| {
-            b.with_batch_size(datasets::parquet_io::READ_BATCH_ROWS)
-                .build()
+    /// Store the RTL bundle the child wrote and assemble the evaluation.
+    async fn record(
+        &self,
+        p: &Prepared,
+        scored: Scored,
+        request: &Request,
+    ) -> Result<Evaluation, Stop> {
+        let rtl = match scored.rtl {
+            Ok(files) => {
+                let tar = tokio::fs::read(&request.rtl).await.map_err(platform)?;
+                let bytes = tar.len() as u64;
+                let stored =
+                    datasets::store::put_content(self.store.as_ref(), RTL_PREFIX, tar.into())
+                        .await
+                        .map_err(platform)?;
+                Rtl::Stored {
+                    sha256: stored.sha256,
+                    bytes,
+                    files,
+                }
+            }
+            Err(skipped) => Rtl::Skipped { skipped },
+        };
+        let submission = &p.submission;
+        Ok(Evaluation {
+            metrics: [(scored.metric, scored.value)].into_iter().collect(),
+            hardware: scored.hardware,
+            report: scored.report,
+            fits_budget: scored.violations.is_empty(),
+            violations: scored.violations,
+            rtl,
+            samples: scored.samples,
+            provenance: Provenance {
+                model_sha256: submission.model_sha256.clone(),
+                config_sha256: submission
+                    .config_text
+                    .as_deref()
+                    .map(|c| datasets::parquet_io::sha256_hex(c.as_bytes())),
+                dataset: p.challenge.dataset.slug.clone(),
+                dataset_version: p.version.version.clone(),
+                dataset_content_sha256: p.version.content_hash.clone(),
+                split: p.split_name.clone(),
+                files: p
+                    .files
+                    .iter()
+                    .map(|f| ScoredFile {
+                        name: f.name.clone(),
+                        sha256: f.sha256.clone(),
+                        rows: f.rows,
+                    })
+                    .collect(),
+                toolflow_version: toolflow_version().to_owned(),
+                target: p.challenge.target.clone(),
+            },
         })
-        .map_err(platform)?;
-    let (input_len, output_len) = (model.input_len(), model.output_len());
-    for batch in reader {
-        let batch = batch.map_err(platform)?;
-        let n = batch.num_rows();
-        let (labels, width) = columns::labels(&batch, &challenge.label).map_err(Stop::Platform)?;
-        let x = columns::inputs(&batch, &challenge.input, input_len).map_err(Stop::Submission)?;
-        let y = model
-            .simulate_f32(&x, n)
-            .map_err(|e| Stop::Submission(format!("simulating the model: {e}")))?;
-        columns::collect(
-            out,
-            challenge.score_from,
-            &x,
-            &y,
-            n,
-            input_len,
-            output_len,
-            labels,
-            width,
-        )
-        .map_err(Stop::Submission)?;
     }
-    Ok(())
 }
 
 /// The toolflow's version, recorded with every result.
 pub fn toolflow_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
-}
-
-/// The human log of an evaluation, kept with the submission; it also times the
-/// steps for the `arena_job_step_duration_seconds` metric.
-#[derive(Default)]
-pub struct Log {
-    pub text: String,
-    started: Option<Instant>,
-    step: Option<(&'static str, Instant)>,
-}
-
-impl Log {
-    /// A new step begins: the previous one (if any) ends now.
-    fn start_step(&mut self, step: &'static str) {
-        self.end_step();
-        self.step = Some((step, Instant::now()));
-    }
-
-    fn end_step(&mut self) {
-        if let Some((step, started)) = self.step.take() {
-            db::metrics::global()
-                .job_step_seconds
-                .observe(&[step], started.elapsed().as_secs_f64());
-        }
-    }
-
-    pub fn line(&mut self, line: &str) {
-        let started = *self.started.get_or_insert_with(Instant::now);
-        self.text.push_str(&format!(
-            "[{:>8.3} s] {line}\n",
-            started.elapsed().as_secs_f64()
-        ));
-    }
 }
