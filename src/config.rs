@@ -540,6 +540,30 @@ mod tests {
     }
 
     #[test]
+    fn https_sites_get_secure_cookies_unless_told_otherwise() {
+        assert!(!config(&[]).secure_cookies(), "http://127.0.0.1:8080");
+        let https = config(&["--public-url", "https://arena.example"]);
+        assert!(https.secure_cookies());
+        assert!(https.account_settings(false).secure_cookies);
+        let off = config(&[
+            "--public-url",
+            "https://arena.example",
+            "--secure-cookies",
+            "false",
+        ]);
+        assert!(!off.secure_cookies());
+        assert!(config(&["--secure-cookies", "true"]).secure_cookies());
+    }
+
+    #[test]
+    fn evaluation_limits_have_floors() {
+        let tiny = config(&["--eval-memory-mib", "1", "--eval-seconds", "0"]);
+        let limits = tiny.eval_limits();
+        assert_eq!(limits.memory_mib, super::MIN_EVAL_MEMORY_MIB);
+        assert_eq!(limits.seconds, 1);
+    }
+
+    #[test]
     fn secrets_are_not_described() {
         let c = config(&[
             "--oidc-discovery-url",

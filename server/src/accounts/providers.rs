@@ -256,3 +256,30 @@ pub(crate) async fn capped_json(
     }
     Ok(serde_json::from_slice(&body).ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_PROVIDER_RESPONSE, capped_json};
+
+    fn response(body: Vec<u8>) -> reqwest::Response {
+        reqwest::Response::from(
+            axum::http::Response::builder()
+                .status(200)
+                .body(body)
+                .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn provider_responses_are_read_up_to_the_cap() {
+        let small = capped_json(response(br#"{"sub":"1"}"#.to_vec()), "test")
+            .await
+            .unwrap();
+        assert_eq!(small.unwrap()["sub"], "1");
+        let not_json = capped_json(response(b"<html>".to_vec()), "test").await;
+        assert!(not_json.unwrap().is_none());
+        let huge = vec![b' '; MAX_PROVIDER_RESPONSE + 1];
+        let refused = capped_json(response(huge), "test").await.unwrap_err();
+        assert!(refused.to_string().contains("over"), "{refused}");
+    }
+}
