@@ -1,20 +1,15 @@
-//! Graph clean-up before lowering: topological order, BatchNorm folding into
-//! a preceding Conv or Gemm with plain float weights, removal of dead nodes.
+//! Graph clean-up before lowering: topological order, channels-last
+//! operators made explicit and Transposes moved out of the way
+//! (`crate::layout`), BatchNorm folding into a preceding Conv or Gemm with
+//! plain float weights (without a configuration), removal of dead nodes.
 //!
-//! Folding follows hls4ml 1.3's `FuseBatchNormalization` (bn_fuse.py): hls4ml
-//! fuses a BatchNormalization into the Dense/Conv before it only when that
-//! layer's result type is `'auto'` (UnspecifiedPrecisionType) and its output
-//! has no other user; otherwise the BN stays a layer with its own scale, bias
-//! and result types. Our configuration has no `'auto'`, so the toolflow's form
-//! of the rule is: with a precision configuration, a BN that has a precision
-//! of its own (a `LayerName` entry for the BN node, or a `LayerType:
-//! BatchNormalization` entry, with `Precision`) is kept as a separate
-//! per-channel scale and shift after the producer's result type; a BN without
-//! one is folded (its producer's result type applies after the folded BN, as
-//! hls4ml's inferred result type of the fused layer).
+//! Without a precision configuration (QONNX semantics) a BatchNormalization
+//! after a Conv or Gemm with plain float weights is folded into them in f32
+//! (as runtimes compute); after QONNX-quantized weights it is kept as a
+//! per-channel scale and shift, so quantized weights stay on their grid.
+//! With a configuration, hls4ml's own rules decide (`lower/affine.rs`).
 //! (Identity/Dropout are aliased and constants folded during lowering, where
-//! static shapes are known.) BatchNorm after QONNX-quantized weights is kept
-//! as a per-channel scale and shift, so quantized weights stay on their grid.
+//! static shapes are known.)
 
 use crate::config::PrecisionConfig;
 use crate::error::Result;
@@ -23,7 +18,12 @@ use crate::onnx::{Graph, Node, Tensor};
 /// Runs all clean-up passes; `config` is the float front door's precision configuration.
 pub fn cleanup(g: &mut Graph, config: Option<&PrecisionConfig>) -> Result<()> {
     g.topo_sort()?;
-    fold_batchnorms(g, config);
+    crate::layout::rewrite(g)?;
+    crate::layout::sink(g);
+    // With a configuration, hls4ml's own fusing applies during lowering (lower/affine.rs).
+    if config.is_none() {
+        fold_batchnorms(g);
+    }
     prune(g);
     Ok(())
 }
@@ -32,73 +32,15 @@ fn f32r(v: f64) -> f64 {
     v as f32 as f64
 }
 
-/// True if the configuration gives BN node `bn` a precision of its own, so
-/// that (as in hls4ml, where the producer's result type is then explicit) it
-/// stays a separate layer.
-fn bn_configured(config: Option<&PrecisionConfig>, bn: &Node) -> bool {
-    let Some(c) = config else { return false };
-    [
-        c.layer_name.get(&bn.name),
-        c.layer_type.get("BatchNormalization"),
-    ]
-    .into_iter()
-    .flatten()
-    .any(|l| l.precision.is_some())
-}
-
-fn fold_batchnorms(g: &mut Graph, config: Option<&PrecisionConfig>) {
+fn fold_batchnorms(g: &mut Graph) {
     let mut i = 0;
     while i < g.nodes.len() {
-        if g.nodes[i].op == "BatchNormalization" && bn_configured(config, &g.nodes[i]) {
-            move_gemm_bias(g, i);
-            i += 1;
-        } else if g.nodes[i].op == "BatchNormalization" && try_fold(g, i) {
+        if g.nodes[i].op == "BatchNormalization" && g.nodes[i].domain.is_empty() && try_fold(g, i) {
             g.nodes.remove(i);
         } else {
             i += 1;
         }
     }
-}
-
-/// A BN kept separate after a Gemm with a bias: hls4ml's ONNX route turns the
-/// Gemm into MatMul + Add; the Add (an ApplyAlpha with an `'auto'` result)
-/// is not fused into the Dense, whose result type is explicit, but into the
-/// following BatchNormalization (`FuseConsecutiveBatchNormalization`: bias
-/// `scale * b_gemm + b_bn`). So the Dense has no bias and the BN's bias, in
-/// the BN's bias type, absorbs it: here the Gemm loses its bias and the BN's
-/// mean becomes `mean - b_gemm` (then `beta - mean' * a = a * b_gemm + b`).
-fn move_gemm_bias(g: &mut Graph, i: usize) {
-    let bn = g.nodes[i].clone();
-    let Some(x) = bn.input(0) else { return };
-    if g.use_counts().get(x).copied().unwrap_or(0) != 1 {
-        return;
-    }
-    let Some(pi) = g
-        .nodes
-        .iter()
-        .position(|n| n.op == "Gemm" && n.outputs.first().map(String::as_str) == Some(x))
-    else {
-        return;
-    };
-    let prod = g.nodes[pi].clone();
-    let (Some(bias), Some(mean)) = (
-        prod.input(2).and_then(|n| g.consts.get(n)).cloned(),
-        bn.input(3).and_then(|n| g.consts.get(n)).cloned(),
-    ) else {
-        return;
-    };
-    let c = mean.len();
-    let b: Vec<f64> = match bias.len() {
-        n if n == c => bias.data.clone(),
-        1 => vec![bias.data[0]; c],
-        _ => return,
-    };
-    let data: Vec<f64> = (0..c).map(|k| f32r(mean.data[k] - b[k])).collect();
-    let mn = format!("{}__gemm_bias_mean", bn.name);
-    g.consts
-        .insert(mn.clone(), Tensor::new(mean.shape.clone(), data));
-    g.nodes[i].inputs[3] = mn;
-    g.nodes[pi].inputs.truncate(2);
 }
 
 /// Per-channel `(a, b)` with `y = x * a + b`, if all BN parameters are constants of length `c`.

@@ -194,7 +194,9 @@ pub enum Operand {
     Const(Vec<i64>),
 }
 
-/// Binary layer: `out[e] = (a[ai[e]] << sa) op (b[bi[e]] << sb)`.
+/// Binary layer: `out[e] = (a[ai[e]] << sa) op (b[bi[e]] << sb)`, optionally
+/// converted to a type at once (`cast`: from binary point `cast_from`), so a
+/// product wider than 63 bits never has to be stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Binary {
     pub op: BinOp,
@@ -203,6 +205,8 @@ pub struct Binary {
     pub b_index: Option<Vec<u32>>,
     pub a_shift: u32,
     pub b_shift: u32,
+    #[serde(default)]
+    pub cast: Option<(FixedType, i32)>,
 }
 
 /// Lookup-table activation, hls4ml style: `index = trunc0(x * N / range) + N/2`.
@@ -246,19 +250,35 @@ pub struct MultiThreshold {
     pub bias: i64,
 }
 
-/// Softmax over the last axis with lookup tables (exp and reciprocal).
+/// hls4ml's softmax implementations (`nnet_activation.h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SoftmaxImpl {
+    /// `exp_table[top bits of x]`, summed, times `inv_table[top bits of the sum]`.
+    Latency,
+    /// As latency on `max(x) - x` (in `norm_type`), exp of its negation.
+    Stable,
+    /// One-hot of the first maximum.
+    Argmax,
+}
+
+/// Softmax over the last axis, as hls4ml computes it (io_parallel).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Softmax {
-    /// Length of the softmax axis (innermost after the layout).
+    /// Length of the softmax axis (innermost).
     pub n: usize,
+    pub implementation: SoftmaxImpl,
+    /// The input type (`data_T`).
+    pub in_type: FixedType,
+    /// Stable: the type of `max - x` (`inp_norm_t`), which indexes the exp table.
+    pub norm_type: FixedType,
     pub exp_table: Vec<i64>,
     pub exp_type: FixedType,
+    /// The type of each exponential and of their sum (`accum_t`).
+    pub accum_type: FixedType,
+    /// The type the sum is converted to before indexing the inverse table (`inv_inp_t`).
+    pub inv_inp_type: FixedType,
     pub inv_table: Vec<i64>,
     pub inv_type: FixedType,
-    /// Shift turning `x - max` (raw, <= 0) into an exp-table index.
-    pub exp_index_shift: i32,
-    /// Sum type: raw sums are shifted right by this many bits to index the inverse table.
-    pub inv_index_shift: u32,
 }
 
 /// The operation of a layer.

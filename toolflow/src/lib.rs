@@ -17,9 +17,11 @@ pub mod config;
 pub mod cost;
 pub mod error;
 pub mod fixed;
+pub mod hls4ml;
 pub mod hw;
 pub mod ir;
 pub mod kan;
+pub mod layout;
 pub mod limits;
 mod lower;
 pub mod model;
@@ -83,6 +85,18 @@ pub(crate) fn compile_onnx(
         return bdt::compiled(bdt::onnx_ml::parse(onnx, limits)?, config);
     }
     let mut graph = onnx::graph::parse(onnx, limits)?;
+    hls4ml::names::assign(&mut graph);
+    // A float model (no QONNX quantizer) without a configuration gets hls4ml's
+    // default, the configuration `config_from_onnx_model` writes at
+    // granularity `model` (`Model: {Precision: fixed<16,6>}`).
+    let default = PrecisionConfig::default();
+    let config = match config {
+        None if !graph.nodes.iter().any(|n| model::is_quantizer(&n.op)) => Some(&default),
+        c => c,
+    };
+    if let Some(cfg) = config {
+        hls4ml::names::check_layer_names(&graph, cfg)?;
+    }
     cleanup::cleanup(&mut graph, config)?;
     let ir = lower::lower(&graph, config, limits)?;
     let summary = summary::summarize(&ir);

@@ -10,7 +10,8 @@ pub struct Limits {
     pub max_model_bytes: usize,
     /// Largest number of parameters (weights + biases + table entries) (default 10 million).
     pub max_parameters: u64,
-    /// Largest number of multiplications per sample (default 100 million).
+    /// Largest number of multiplications per sample (default 1 billion; a
+    /// platform checks the work of a whole evaluation separately).
     pub max_mults_per_sample: u64,
     /// Largest number of elements of any single tensor, batch excluded (default 16 Mi).
     pub max_tensor_elements: u64,
@@ -25,7 +26,7 @@ impl Default for Limits {
         Limits {
             max_model_bytes: 64 << 20,
             max_parameters: 10_000_000,
-            max_mults_per_sample: 100_000_000,
+            max_mults_per_sample: 1_000_000_000,
             max_tensor_elements: 16 << 20,
             max_nodes: 10_000,
             max_width: 63,

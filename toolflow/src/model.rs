@@ -155,3 +155,12 @@ pub(crate) fn simulate_kan(model: &Kan, inputs: &[f32], n: usize) -> Result<Vec<
     }
     Ok(vec![out])
 }
+
+/// QONNX quantizer operators: a model with one of them is a QONNX model
+/// (its own types); one without is a float model.
+pub fn is_quantizer(op: &str) -> bool {
+    matches!(
+        op,
+        "Quant" | "IntQuant" | "BipolarQuant" | "Trunc" | "MultiThreshold"
+    )
+}

@@ -62,28 +62,24 @@ fn list_values(a: &dyn Array) -> Result<(usize, Vec<f32>), String> {
     Ok((size, f.values()[start..start + l.len() * size].to_vec()))
 }
 
-/// Reads columns `x` and `y` of a fixture.
-fn read_xy(path: &Path) -> Result<(usize, Vec<f32>, usize, Vec<f32>), String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
+/// Reads the FixedSizeList<Float32> columns of a fixture: name -> (list size, values).
+fn read_columns(
+    path: &Path,
+) -> Result<std::collections::HashMap<String, (usize, Vec<f32>)>, String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())
         .map_err(|e| e.to_string())?;
-    let (mut xs, mut ys, mut xw, mut yw) = (Vec::new(), Vec::new(), 0, 0);
+    let mut cols: std::collections::HashMap<String, (usize, Vec<f32>)> = Default::default();
     for batch in reader {
         let batch = batch.map_err(|e| e.to_string())?;
-        let col = |n: &str| {
-            batch
-                .column_by_name(n)
-                .ok_or(format!("no column {n}"))
-                .and_then(|c| list_values(c.as_ref()))
-        };
-        let (a, x) = col("x")?;
-        let (b, y) = col("y")?;
-        (xw, yw) = (a, b);
-        xs.extend(x);
-        ys.extend(y);
+        for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+            let (size, v) = list_values(c.as_ref())?;
+            let e = cols.entry(f.name().clone()).or_insert((size, Vec::new()));
+            e.1.extend(v);
+        }
     }
-    Ok((xw, xs, yw, ys))
+    Ok(cols)
 }
 
 /// Outcome of one fixture.
@@ -96,23 +92,66 @@ struct Outcome {
     first: Vec<String>,
 }
 
-fn check(onnx: &Path) -> Result<Outcome, String> {
-    let name = onnx
+/// The configurations of a fixture: `NAME.<g>.yaml` (column `y_<g>`), and
+/// none (column `y_qonnx`, qonnx's own execution of a QONNX model) when the
+/// fixture has that column.
+fn configs(onnx: &Path) -> Vec<(Option<PathBuf>, String, String)> {
+    let stem = onnx
         .file_stem()
         .unwrap_or_default()
         .to_string_lossy()
         .to_string();
+    let dir = onnx.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut v = Vec::new();
+    let has_qonnx = read_columns(&onnx.with_extension("parquet"))
+        .map(|c| c.contains_key("y_qonnx"))
+        .unwrap_or(false);
+    if has_qonnx {
+        v.push((None, "y_qonnx".to_string(), format!("{stem} [qonnx]")));
+    }
+    for g in ["model", "name", "type"] {
+        let p = dir.join(format!("{stem}.{g}.yaml"));
+        if p.exists() {
+            v.push((Some(p), format!("y_{g}"), format!("{stem} [{g}]")));
+        }
+    }
+    v
+}
+
+fn check(onnx: &Path, yaml: Option<&Path>, column: &str, name: &str) -> Result<Outcome, String> {
+    let stem = onnx
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let name = name.to_string();
     let meta: serde_json::Value = std::fs::read_to_string(onnx.with_extension("json"))
-        .map_err(|e| format!("{name}.json: {e}"))
-        .and_then(|s| serde_json::from_str(&s).map_err(|e| format!("{name}.json: {e}")))?;
-    let lsb = meta["lsb"].as_f64().unwrap_or(0.0);
-    let yaml = std::fs::read_to_string(onnx.with_extension("yaml"))
-        .map_err(|e| format!("{name}.yaml: {e}"))?;
-    let cfg = PrecisionConfig::parse(&yaml).map_err(|e| format!("{name}: config: {e}"))?;
+        .map_err(|e| format!("{stem}.json: {e}"))
+        .and_then(|s| serde_json::from_str(&s).map_err(|e| format!("{stem}.json: {e}")))?;
+    let g = column.strip_prefix("y_").unwrap_or("");
+    let lsb = meta["lsb"]
+        .as_f64()
+        .or_else(|| meta[g]["lsb"].as_f64())
+        .unwrap_or(0.0);
+    let cfg = match yaml {
+        Some(y) => {
+            let text = std::fs::read_to_string(y).map_err(|e| format!("{name}: {e}"))?;
+            Some(PrecisionConfig::parse(&text).map_err(|e| format!("{name}: config: {e}"))?)
+        }
+        None => None,
+    };
     let bytes = std::fs::read(onnx).map_err(|e| format!("{name}: {e}"))?;
-    let model = compile(&bytes, Some(&cfg), &Limits::default())
+    let model = compile(&bytes, cfg.as_ref(), &Limits::default())
         .map_err(|e| format!("{name}: compile: {e}"))?;
-    let (xw, x, yw, want) = read_xy(&onnx.with_extension("parquet"))?;
+    let cols = read_columns(&onnx.with_extension("parquet"))?;
+    let (xw, x) = cols
+        .get("x")
+        .cloned()
+        .ok_or(format!("{name}: no column x"))?;
+    let (yw, want) = cols
+        .get(column)
+        .cloned()
+        .ok_or(format!("{name}: no column {column}"))?;
     if xw != model.input_len() || yw != model.output_len() {
         return Err(format!(
             "{name}: fixture rows have {xw} inputs / {yw} outputs, the model {} / {}",
@@ -136,9 +175,11 @@ fn check(onnx: &Path) -> Result<Outcome, String> {
         mismatches: 0,
         first: Vec::new(),
     };
+    let mut bad_rows = std::collections::BTreeSet::new();
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         if g != w {
             out.mismatches += 1;
+            bad_rows.insert(i / yw);
             if out.first.len() < 5 {
                 let lsbs = if lsb > 0.0 {
                     format!(" ({:+} LSB)", (*g as f64 - *w as f64) / lsb)
@@ -152,6 +193,10 @@ fn check(onnx: &Path) -> Result<Outcome, String> {
                 ));
             }
         }
+    }
+    if !bad_rows.is_empty() {
+        out.first
+            .push(format!("{} of {rows} rows differ", bad_rows.len()));
     }
     Ok(out)
 }
@@ -167,8 +212,11 @@ fn hls4ml_csim_fixtures_are_reproduced_bit_exactly() {
         return;
     }
     let mut failures = Vec::new();
-    for f in &all {
-        match check(f) {
+    for (f, (yaml, column, name)) in all
+        .iter()
+        .flat_map(|f| configs(f).into_iter().map(move |c| (f, c)))
+    {
+        match check(f, yaml.as_deref(), &column, &name) {
             Ok(o) if !o.known.is_empty() && o.mismatches > 0 => eprintln!(
                 "KNOWN {:<31} {} of {} values differ ({} rows); first: {}\n      {}",
                 o.name,

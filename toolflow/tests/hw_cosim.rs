@@ -239,7 +239,7 @@ fn dsp_mlp(reuse: u32) -> Result<CompiledModel, String> {
         .output("y")
         .bytes();
     let cfg = PrecisionConfig::parse(&format!(
-        "Model:\n  Precision: {{default: 'fixed<16,6>', weight: 'fixed<12,1>'}}\n  ReuseFactor: {reuse}\n"
+        "Model:\n  Precision: {{default: 'fixed<16,6>', weight: 'fixed<12,1>', accum: auto}}\n  ReuseFactor: {reuse}\n"
     ))
     .map_err(|e| e.to_string())?;
     let model =
@@ -398,7 +398,9 @@ fn shared_subexpression_mlp() -> Result<CompiledModel, String> {
         .output("y")
         .bytes();
     let cfg = PrecisionConfig::parse(
-        "Model:\n  Precision: {default: 'fixed<16,6>', weight: 'fixed<6,1>'}\n  ReuseFactor: 1\n",
+        // `accum: auto`: hls4ml infers an accumulator wide enough for the sums, so the
+        // dense layers are exact constant matrix-vector products (shared subexpressions).
+        "Model:\n  Precision: {default: 'fixed<16,6>', weight: 'fixed<6,1>', accum: auto}\n  ReuseFactor: 1\n",
     )
     .map_err(|e| e.to_string())?;
     compile(&bytes, Some(&cfg), &Limits::default()).map_err(|e| format!("shared mlp: {e}"))

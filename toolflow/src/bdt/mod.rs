@@ -33,7 +33,7 @@ pub mod xgboost;
 
 use serde::Serialize;
 
-use crate::config::{PrecisionConfig, PrecisionSpec};
+use crate::config::{PrecisionConfig, Spec};
 use crate::error::{Error, Result};
 use crate::fixed::{FixedType, Overflow};
 use crate::hw::rtl::NetOptions;
@@ -112,19 +112,22 @@ fn logistic(objective: &str) -> bool {
 
 /// Input and score types from the precision configuration.
 pub fn precision(config: Option<&PrecisionConfig>) -> Result<(FixedType, FixedType)> {
-    let (input, score) = match config.map(|c| &c.model.precision) {
-        None => (DEFAULT_PRECISION.to_string(), DEFAULT_PRECISION.to_string()),
-        Some(PrecisionSpec::One(s)) => (s.clone(), s.clone()),
-        Some(PrecisionSpec::Map(m)) => {
-            let input = m
-                .get("default")
-                .cloned()
-                .unwrap_or_else(|| DEFAULT_PRECISION.to_string());
-            let score = m.get("result").cloned().unwrap_or_else(|| input.clone());
+    let default = FixedType::parse(DEFAULT_PRECISION)?;
+    let (input, score) = match config {
+        None => (default, default),
+        Some(c) => {
+            let ty = |s: Option<Spec>| match s {
+                Some(Spec::Type(t)) => Ok(Some(t)),
+                Some(Spec::Auto) => Err(Error::Config(
+                    "a tree ensemble's precision cannot be auto".into(),
+                )),
+                None => Ok(None),
+            };
+            let input = ty(c.model.precision.default)?.unwrap_or(default);
+            let score = ty(c.model.precision.var("result"))?.unwrap_or(input);
             (input, score)
         }
     };
-    let (input, score) = (FixedType::parse(&input)?, FixedType::parse(&score)?);
     if score.overflow != Overflow::Wrap {
         return Err(Error::Config(format!(
             "the tree ensemble's score type {score:?} must wrap on overflow (as ap_fixed's default AP_WRAP)"

@@ -5,12 +5,11 @@
 //! fixed point; the binary point simply moves. Division is exact only by
 //! powers of two and is lowered as a multiplication.
 
-use super::util::{
-    broadcast_index, broadcast_shape, const_exact, const_fixed, pow2_exponent, range_of,
-};
+use super::hls::Identity;
+use super::util::{broadcast_index, broadcast_shape, const_exact, pow2_exponent, range_of};
 use super::{Ctx, Val};
-use crate::config::Role;
 use crate::error::Result;
+use crate::hls4ml::infer::{self, MergeOp};
 use crate::ir::{BinOp, Binary, LayerKind, Operand, TensorId};
 use crate::onnx::{Node, Tensor};
 
@@ -47,12 +46,19 @@ pub fn binary(ctx: &mut Ctx, node: &Node) -> Result<()> {
         }
         _ => {
             let (a, b) = (ctx.dyn_in(node, 0)?, ctx.dyn_in(node, 1)?);
-            match node.op.as_str() {
-                "Add" => two_tensors(ctx, node, a, b, BinOp::Add)?,
-                "Sub" => two_tensors(ctx, node, a, b, BinOp::Sub)?,
-                "Mul" => two_tensors(ctx, node, a, b, BinOp::Mul)?,
+            let (ta, tb) = (ctx.info(a).ty, ctx.info(b).ty);
+            let (bin, mop) = match node.op.as_str() {
+                "Add" => (BinOp::Add, MergeOp::Add),
+                "Sub" => (BinOp::Sub, MergeOp::Subtract),
+                "Mul" => (BinOp::Mul, MergeOp::Multiply),
                 _ => return Err(node.err("division by a computed tensor is not supported")),
-            }
+            };
+            let id = two_tensors(ctx, node, a, b, bin)?;
+            // hls4ml's Merge layer: `res = (res_t)(a op b)`, `auto` inferred (_infer_merge_precision).
+            let ident = Identity::with_classes(node, &["Merge"]);
+            let inferred = infer::merge(mop, ta, tb, ctx.maximum());
+            let out = node.outputs[0].clone();
+            return ctx.finish_as(node, &ident, id, &out, Some(inferred));
         }
     };
     ctx.finish(node, id)
@@ -85,7 +91,7 @@ fn check_batch(node: &Node, out: &[usize]) -> Result<()> {
     Ok(())
 }
 
-/// Tensor op constant. The constant takes the configured weight (Mul) or bias (Add/Sub) type.
+/// Tensor op constant, exact (the constant converted exactly).
 pub fn with_const(
     ctx: &mut Ctx,
     node: &Node,
@@ -93,19 +99,37 @@ pub fn with_const(
     c: &Tensor,
     op: BinOp,
 ) -> Result<TensorId> {
-    let role = if op == BinOp::Mul {
-        Role::Weight
-    } else {
-        Role::Bias
-    };
-    let ty = ctx
-        .cfg
-        .map(|cfg| cfg.resolve(&node.name, &node.op, role))
-        .transpose()?
-        .flatten();
-    let (mut raw, mut cf) = const_fixed(node, &c.data, ty)?;
+    let (raw, cf) = const_exact(node, &c.data)?;
+    with_raw(ctx, node, x, &c.shape, raw, cf, op)
+}
+
+/// Tensor op constant given as raw integers at binary point `cf` (shape `cshape`, broadcast).
+pub fn with_raw(
+    ctx: &mut Ctx,
+    node: &Node,
+    x: TensorId,
+    cshape: &[usize],
+    raw: Vec<i64>,
+    cf: i32,
+    op: BinOp,
+) -> Result<TensorId> {
+    with_raw_cast(ctx, node, x, cshape, raw, cf, op, None)
+}
+
+/// [`with_raw`], the exact result converted to `cast` in the same layer.
+#[allow(clippy::too_many_arguments)]
+pub fn with_raw_cast(
+    ctx: &mut Ctx,
+    node: &Node,
+    x: TensorId,
+    cshape: &[usize],
+    mut raw: Vec<i64>,
+    mut cf: i32,
+    op: BinOp,
+    cast: Option<crate::fixed::FixedType>,
+) -> Result<TensorId> {
     let info = ctx.info(x).clone();
-    let out_shape = broadcast_shape(node, &info.shape, &c.shape)?;
+    let out_shape = broadcast_shape(node, &info.shape, cshape)?;
     check_batch(node, &out_shape)?;
     let (xl, xh) = (info.lo as i128, info.hi as i128);
     let (frac, a_shift, b_shift, lo, hi);
@@ -143,17 +167,42 @@ pub fn with_const(
         },
     )?;
     let name = format!("{}_{}", node.outputs[0], ctx.model.layers.len());
-    let out = ctx.range_tensor(&name, out_shape.clone(), frac, lo, hi)?;
+    let out = match cast {
+        Some(t) => ctx.typed_tensor(&name, out_shape.clone(), t)?,
+        None => ctx.range_tensor(&name, out_shape.clone(), frac, lo, hi)?,
+    };
     let bin = Binary {
         op,
         b: Operand::Const(raw),
         a_index: index_for(&out_shape, &info.shape),
-        b_index: Some(broadcast_index(&out_shape, &c.shape)),
+        b_index: Some(broadcast_index(&out_shape, cshape)),
         a_shift,
         b_shift,
+        cast: cast.map(|t| (t, frac)),
     };
     ctx.push_layer(&node.name, &node.op, LayerKind::Binary(bin), vec![x], out);
     Ok(out)
+}
+
+/// The exact sum of two tensors (numpy broadcasting).
+pub fn add_tensors(ctx: &mut Ctx, node: &Node, a: TensorId, b: TensorId) -> Result<TensorId> {
+    two_tensors(ctx, node, a, b, BinOp::Add)
+}
+
+/// The exact difference of two tensors (numpy broadcasting).
+pub fn sub_tensors(ctx: &mut Ctx, node: &Node, a: TensorId, b: TensorId) -> Result<TensorId> {
+    two_tensors(ctx, node, a, b, BinOp::Sub)
+}
+
+/// The product of two tensors (numpy broadcasting), exact or converted to `cast` at once.
+pub fn mul_tensors(
+    ctx: &mut Ctx,
+    node: &Node,
+    a: TensorId,
+    b: TensorId,
+    cast: Option<crate::fixed::FixedType>,
+) -> Result<TensorId> {
+    tensors_cast(ctx, node, a, b, BinOp::Mul, cast)
 }
 
 fn two_tensors(
@@ -162,6 +211,17 @@ fn two_tensors(
     a: TensorId,
     b: TensorId,
     op: BinOp,
+) -> Result<TensorId> {
+    tensors_cast(ctx, node, a, b, op, None)
+}
+
+fn tensors_cast(
+    ctx: &mut Ctx,
+    node: &Node,
+    a: TensorId,
+    b: TensorId,
+    op: BinOp,
+    cast: Option<crate::fixed::FixedType>,
 ) -> Result<TensorId> {
     let (ia, ib) = (ctx.info(a).clone(), ctx.info(b).clone());
     let out_shape = broadcast_shape(node, &ia.shape, &ib.shape)?;
@@ -186,7 +246,11 @@ fn two_tensors(
             (al - bh, ah - bl)
         };
     }
-    let out = ctx.range_tensor(&node.outputs[0], out_shape.clone(), frac, lo, hi)?;
+    let name = format!("{}_{}", node.outputs[0], ctx.model.layers.len());
+    let out = match cast {
+        Some(t) => ctx.typed_tensor(&name, out_shape.clone(), t)?,
+        None => ctx.range_tensor(&name, out_shape.clone(), frac, lo, hi)?,
+    };
     let bin = Binary {
         op,
         b: Operand::Tensor,
@@ -194,6 +258,7 @@ fn two_tensors(
         b_index: index_for(&out_shape, &ib.shape),
         a_shift: sa,
         b_shift: sb,
+        cast: cast.map(|t| (t, frac)),
     };
     ctx.push_layer(
         &node.name,
@@ -242,6 +307,25 @@ pub fn bn_coefficients(ctx: &Ctx, node: &Node, c: usize) -> Result<(Vec<f64>, Ve
     Ok((a, b))
 }
 
+impl Ctx<'_> {
+    /// The `param_t` of a parametrized activation (LeakyReLU, ELU,
+    /// ThresholdedReLU) for parameter value `value` and input type `input`;
+    /// `auto` as hls4ml's `_infer_par_act_precision`. None without a configuration.
+    pub fn param_act_type(
+        &self,
+        node: &Node,
+        value: f64,
+        input: crate::fixed::FixedType,
+    ) -> Option<crate::fixed::FixedType> {
+        let ident = Identity::of(node);
+        match self.spec(&ident, "param")? {
+            crate::config::Spec::Type(t) => Some(t),
+            crate::config::Spec::Auto if node.op == "ThresholdedRelu" => Some(input),
+            crate::config::Spec::Auto => Some(infer::from_constant(value)),
+        }
+    }
+}
+
 /// Relu, LeakyRelu, Clip.
 pub fn activation(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let x = ctx.dyn_in(node, 0)?;
@@ -251,8 +335,15 @@ pub fn activation(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let (kind, frac, lo, hi) = match node.op.as_str() {
         "Relu" => (LayerKind::Relu, info.ty.frac, xl.max(0), xh.max(0)),
         "LeakyRelu" => {
-            let (raw, mut af) = const_exact(node, &[node.float("alpha", 0.01) as f64])?;
-            let mut alpha = raw[0];
+            let a = node.float("alpha", 0.01) as f64;
+            // hls4ml: alpha in param_t (`auto`: the smallest type holding it).
+            let (mut alpha, mut af) = match ctx.param_act_type(node, a, info.ty) {
+                Some(t) => (t.quantize_f64(a) as i64, t.frac),
+                None => {
+                    let (raw, af) = const_exact(node, &[a])?;
+                    (raw[0], af)
+                }
+            };
             if af < 0 {
                 alpha <<= (-af).min(62);
                 af = 0;

@@ -6,8 +6,9 @@
 //! hls4ml's per-product cast semantics instead.
 
 use super::Ctx;
+use super::affine::DType;
+use super::plan::{Linear, finish_linear, gemm_links, plan};
 use super::util::{const_fixed, shape_err};
-use crate::config::Role;
 use crate::error::{Error, Result};
 use crate::fixed::{FixedType, Overflow};
 use crate::ir::{Accum, Conv, Dense, LayerKind, Narrow, ProductCast};
@@ -34,29 +35,25 @@ struct XRange {
     frac: i32,
 }
 
+/// The types of a layer's weights, bias and accumulator (None: exact).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct ParamTypes {
+    pub weight: Option<FixedType>,
+    pub bias: Option<FixedType>,
+    pub accum: Option<FixedType>,
+}
+
 /// Weight rows `[n_out][k]`, optional float bias, input range: builds exact or configured parameters.
 fn params(
-    ctx: &Ctx,
     node: &Node,
     w: &[f64],
     k: usize,
     bias: Option<Vec<f64>>,
     x: XRange,
+    types: ParamTypes,
 ) -> Result<Params> {
     let (x_lo, x_hi, x_frac) = (x.lo, x.hi, x.frac);
-    let types = ctx.cfg;
-    let wt = types
-        .map(|c| c.resolve(&node.name, &node.op, Role::Weight))
-        .transpose()?
-        .flatten();
-    let bt = types
-        .map(|c| c.resolve(&node.name, &node.op, Role::Bias))
-        .transpose()?
-        .flatten();
-    let at = types
-        .map(|c| c.resolve(&node.name, &node.op, Role::Accum))
-        .transpose()?
-        .flatten();
+    let (wt, bt, at) = (types.weight, types.bias, types.accum);
     let (mut wr, mut w_frac) = const_fixed(node, w, wt)?;
     let n_out = w.len() / k.max(1);
     let b = bias.unwrap_or_else(|| vec![0.0; n_out]);
@@ -124,14 +121,7 @@ fn params(
 /// True if the exact sum (products shifted by `sh`) never leaves the accumulator's
 /// range, so that its overflow mode never acts.
 fn fits(w: &[i64], k: usize, b: &[i64], x_lo: i64, x_hi: i64, sh: i32, acc: FixedType) -> bool {
-    let node = Node {
-        name: String::new(),
-        op: String::new(),
-        domain: String::new(),
-        inputs: vec![],
-        outputs: vec![],
-        attrs: Default::default(),
-    };
+    let node = Node::default();
     let shifted: Option<Vec<i64>> = w
         .iter()
         .map(|&v| v.checked_mul(1i64.checked_shl(sh as u32)?))
@@ -226,8 +216,14 @@ fn narrow(node: &Node, p: &Params, k: usize, x: XRange) -> Option<Narrow> {
 }
 
 /// Creates the accumulator output tensor for the parameters.
-fn out_tensor(ctx: &mut Ctx, node: &Node, shape: Vec<usize>, p: &Params) -> Result<usize> {
-    let name = &node.outputs[0];
+fn out_tensor(
+    ctx: &mut Ctx,
+    node: &Node,
+    name: &str,
+    shape: Vec<usize>,
+    p: &Params,
+) -> Result<usize> {
+    let _ = node;
     match &p.accum {
         Accum::PerProduct { ty } | Accum::Exact { ty: Some(ty), .. } => {
             ctx.typed_tensor(name, shape, *ty)
@@ -237,7 +233,7 @@ fn out_tensor(ctx: &mut Ctx, node: &Node, shape: Vec<usize>, p: &Params) -> Resu
 }
 
 /// MatMul (x @ W) and Gemm (alpha * x @ op(B) + beta * C) with constant weights.
-pub fn dense(ctx: &mut Ctx, node: &Node) -> Result<()> {
+pub fn dense(ctx: &mut Ctx, node: &Node, index: usize) -> Result<()> {
     let x = ctx.dyn_in(node, 0)?;
     let xs = ctx.shape(x).to_vec();
     let b = ctx.const_in(node, 1)?.clone();
@@ -260,40 +256,61 @@ pub fn dense(ctx: &mut Ctx, node: &Node) -> Result<()> {
     } else {
         1.0
     };
-    let w: Vec<f64> = rows
-        .iter()
-        .map(|&v| {
-            if alpha == 1.0 {
-                v
-            } else {
-                (v * alpha) as f32 as f64
-            }
-        })
-        .collect();
+    // hls4ml reads a Gemm as qonnx's MatMul + Add (GemmToMatMul); a Gemm that
+    // the configuration names by its own ONNX name is one dense layer with its bias.
+    let split = ctx.cfg.is_some() && gemm && !ctx.named_in_config(node);
+    let scale_alpha = |v: f64| {
+        if alpha == 1.0 || split {
+            v
+        } else {
+            (v * alpha) as f32 as f64
+        }
+    };
+    let w: Vec<f64> = rows.iter().map(|&v| scale_alpha(v)).collect();
     let bias = if gemm {
         gemm_bias(ctx, node, n_out)?
     } else {
         None
     };
+    let outer: usize = xs[..xs.len() - 1].iter().product();
+    let mut shape = xs.clone();
+    if let Some(l) = shape.last_mut() {
+        *l = n_out;
+    }
+    let out_name = node.outputs[0].clone();
+    let lin = Linear {
+        w,
+        w_dtype: DType::F32,
+        n_out,
+        channel_axis: shape.len() - 1,
+        shape: shape.clone(),
+        // An hls4ml Dense on a multi-dimensional input is a pointwise Conv1D (n_ops = the last axis).
+        n_ops: if xs.len() > 2 {
+            k
+        } else {
+            xs[1..].iter().product()
+        },
+    };
+    let mut pre = Vec::new();
+    let mut bias = bias;
+    if split {
+        pre = gemm_links(ctx, node, alpha, bias.take().as_ref(), &out_name)?;
+    }
+    let (lin, bias, types, tail, rest) = plan(ctx, node, index, x, lin, bias, pre, split)?;
     let info = ctx.info(x).clone();
     let xr = XRange {
         lo: info.lo,
         hi: info.hi,
         frac: info.ty.frac,
     };
-    let p = params(ctx, node, &w, k, bias, xr)?;
+    let p = params(node, &lin.w, k, bias, xr, types.params)?;
     let narrow = narrow(node, &p, k, xr);
-    let outer: usize = xs[..xs.len() - 1].iter().product();
-    let mut shape = xs.clone();
-    if let Some(l) = shape.last_mut() {
-        *l = n_out;
-    }
     ctx.account(
         node,
         (p.w.len() + p.bias.len()) as u64,
         (k * n_out * outer) as u64,
     )?;
-    let out = out_tensor(ctx, node, shape, &p)?;
+    let out = out_tensor(ctx, node, &tail, shape, &p)?;
     let d = Dense {
         n_in: k,
         n_out,
@@ -307,7 +324,7 @@ pub fn dense(ctx: &mut Ctx, node: &Node) -> Result<()> {
         narrow,
     };
     ctx.push_layer(&node.name, &node.op, LayerKind::Dense(d), vec![x], out);
-    ctx.finish(node, out)
+    finish_linear(ctx, node, out, &tail, types, rest)
 }
 
 /// Weights as `[n_out][k]` rows; `trans` means B is stored `[n_out][k]` already.
@@ -468,7 +485,7 @@ pub fn spatial(
 }
 
 /// Conv 1D/2D (NCHW), any stride/padding/dilation/groups, constant weights.
-pub fn conv(ctx: &mut Ctx, node: &Node) -> Result<()> {
+pub fn conv(ctx: &mut Ctx, node: &Node, index: usize) -> Result<()> {
     let x = ctx.dyn_in(node, 0)?;
     let xs = ctx.shape(x).to_vec();
     let w = ctx.const_in(node, 1)?.clone();
@@ -520,25 +537,34 @@ pub fn conv(ctx: &mut Ctx, node: &Node) -> Result<()> {
     if kk == 0 || m == 0 {
         return Err(shape_err(node, format!("empty weights {:?}", w.shape)));
     }
+    let shape = if one_d {
+        vec![1, m, out_hw[1]]
+    } else {
+        vec![1, m, out_hw[0], out_hw[1]]
+    };
+    let lin = Linear {
+        w: w.data.clone(),
+        w_dtype: DType::F32,
+        n_out: m,
+        shape: shape.clone(),
+        channel_axis: 1,
+        n_ops: kk,
+    };
+    let (lin, bias, types, tail, rest) = plan(ctx, node, index, x, lin, bias, Vec::new(), false)?;
     let info = ctx.info(x).clone();
     let xr = XRange {
         lo: info.lo.min(0),
         hi: info.hi.max(0),
         frac: info.ty.frac,
     };
-    let p = params(ctx, node, &w.data, kk, bias, xr)?;
+    let p = params(node, &lin.w, kk, bias, xr, types.params)?;
     let narrow = narrow(node, &p, kk, xr);
     ctx.account(
         node,
         (p.w.len() + p.bias.len()) as u64,
         (m * kk * out_hw[0] * out_hw[1]) as u64,
     )?;
-    let shape = if one_d {
-        vec![1, m, out_hw[1]]
-    } else {
-        vec![1, m, out_hw[0], out_hw[1]]
-    };
-    let out = out_tensor(ctx, node, shape, &p)?;
+    let out = out_tensor(ctx, node, &tail, shape, &p)?;
     let cv = Conv {
         in_c: c,
         in_h: in_hw[0],
@@ -561,5 +587,5 @@ pub fn conv(ctx: &mut Ctx, node: &Node) -> Result<()> {
         narrow,
     };
     ctx.push_layer(&node.name, &node.op, LayerKind::Conv(cv), vec![x], out);
-    ctx.finish(node, out)
+    finish_linear(ctx, node, out, &tail, types, rest)
 }

@@ -110,7 +110,26 @@ pub fn pool(ctx: &mut Ctx, node: &Node) -> Result<()> {
         count_include_pad,
     };
     ctx.push_layer(&node.name, &node.op, LayerKind::Pool(p), vec![x], out);
-    ctx.finish(node, out)
+    // hls4ml's max pooling returns the maximum in accum_t (`auto`: the input
+    // type, _infer_pooling_precision), then the result type. Average pooling is
+    // exact here: hls4ml's ONNX front end takes no average pool in io_parallel.
+    let out = match (ctx.cfg, max) {
+        (Some(cfg), true) => {
+            let ident = super::hls::Identity::of(node);
+            let acc = match cfg.precision(&ident.names(), &ident.classes(), "accum") {
+                crate::config::Spec::Type(t) => t,
+                crate::config::Spec::Auto => info.ty,
+            };
+            let name = format!("{}_accum", node.outputs[0]);
+            ctx.cast(node, out, acc, &name)?
+        }
+        _ => out,
+    };
+    // `auto` result: the input type (output matching).
+    let ident = super::hls::Identity::of(node);
+    let out_name = node.outputs[0].clone();
+    let inferred = Some(ctx.info(x).ty);
+    ctx.finish_as(node, &ident, out, &out_name, inferred)
 }
 
 fn kernel_of(node: &Node, one_d: bool) -> Result<[usize; 2]> {

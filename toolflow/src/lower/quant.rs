@@ -9,7 +9,7 @@
 use super::util::{broadcast_index, broadcast_shape, pow2_exponent, shape_err};
 use super::{Ctx, Val};
 use crate::error::Result;
-use crate::fixed::{Rounding, round_f64};
+use crate::fixed::{FixedType, Overflow, Rounding, round_f64};
 use crate::ir::{ElemQuant, LayerKind, MultiThreshold, Requant};
 use crate::onnx::{Node, Tensor};
 
@@ -220,7 +220,8 @@ fn requant(params: &[(i32, i64)], in_frac: i32, sp: &Spec) -> (Requant, i32, i12
 }
 
 fn emit(ctx: &mut Ctx, node: &Node, sp: Spec, s: Tensor, z: Option<Tensor>) -> Result<()> {
-    let float_input = matches!(ctx.val(node, 0)?, Val::Float);
+    // With a configuration the input is first the input layer's type (hls4ml's Input).
+    let float_input = matches!(ctx.val(node, 0)?, Val::Float) && ctx.cfg.is_none();
     let (x, shape, in_frac) = if float_input {
         (None, ctx.model.input_shape.clone(), 0)
     } else {
@@ -235,6 +236,46 @@ fn emit(ctx: &mut Ctx, node: &Node, sp: Spec, s: Tensor, z: Option<Tensor>) -> R
         Some(x) => ctx.push_layer(&node.name, &node.op, LayerKind::Requant(rq), vec![x], out),
     }
     ctx.bind(node, out)
+}
+
+/// The type hls4ml gives a Quant node (`_calculate_precision_quantizer`,
+/// `model/optimizer/passes/quant_opt.py`): `fixed<b, b + log2(scale)>`,
+/// signed as the node, RND_CONV for ROUND and TRN for FLOOR, SAT_SYM when
+/// narrow else SAT. None when hls4ml would not read it as a plain
+/// quantizer (scale not one power of two, non-zero zero point, other rounding).
+pub fn hls_type(ctx: &Ctx, node: &Node) -> Option<FixedType> {
+    if !matches!(node.op.as_str(), "Quant" | "IntQuant") {
+        return None;
+    }
+    let sp = spec(ctx, node, 3, 1, 0, "ROUND").ok()?;
+    let s = ctx.const_in(node, 1).ok()?;
+    let z = ctx.const_in(node, 2).ok()?;
+    if z.data.iter().any(|&v| v != 0.0)
+        || s.data.is_empty()
+        || s.data.iter().any(|&v| v != s.data[0])
+    {
+        return None;
+    }
+    let k = pow2_exponent(s.data[0])?;
+    let narrow = node.int("narrow", 0) != 0;
+    let rounding = match node
+        .string("rounding_mode", "ROUND")
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "ROUND" => Rounding::RndConv,
+        "FLOOR" => Rounding::Trn,
+        _ => return None,
+    };
+    if narrow && !sp.signed {
+        return None;
+    }
+    let overflow = if narrow {
+        Overflow::SatSym
+    } else {
+        Overflow::Sat
+    };
+    Some(FixedType::new(sp.signed, sp.bits, sp.bits as i32 + k).with_modes(rounding, overflow))
 }
 
 /// Quant / IntQuant on a computed tensor or the model input.

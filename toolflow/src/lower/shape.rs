@@ -225,7 +225,17 @@ pub fn transpose(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let shape = ctx.shape(x).to_vec();
     let perm = perm_of(node, shape.len())?;
     if perm.first() != Some(&0) {
-        return Err(node.err("transposing the batch axis is not supported"));
+        // With batch 1, a permutation that only moves the batch axis (the
+        // other axes keep their order) moves no element: exporters such as
+        // tf2onnx put such Transposes around a BatchNormalization. The
+        // tensor keeps its batch-first shape here.
+        let rest: Vec<usize> = perm.iter().copied().filter(|&p| p != 0).collect();
+        if rest.windows(2).all(|w| w[0] < w[1]) {
+            return ctx.bind(node, x);
+        }
+        return Err(node.err(format!(
+            "transposing the batch axis (perm {perm:?}) is only supported when the other axes keep their order"
+        )));
     }
     let idx = permute_index(&shape, &perm);
     let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
@@ -315,12 +325,192 @@ pub fn concat(ctx: &mut Ctx, node: &Node) -> Result<()> {
         lo = lo.min((t.lo as i128) << s);
         hi = hi.max((t.hi as i128) << s);
     }
-    let out = ctx.range_tensor(&node.outputs[0], out_shape, frac, lo, hi)?;
+    let types: Vec<crate::fixed::FixedType> = ids.iter().map(|&i| ctx.info(i).ty).collect();
+    let name = format!("{}_cat", node.outputs[0]);
+    let out = ctx.range_tensor(&name, out_shape, frac, lo, hi)?;
     ctx.push_layer(
         &node.name,
         &node.op,
         LayerKind::Gather { src, shifts },
         ids,
+        out,
+    );
+    // hls4ml's Concatenate: `res = (res_t) input`, `auto` as _infer_cat_precision.
+    let max = ctx.maximum();
+    let inferred = types
+        .iter()
+        .skip(1)
+        .fold(types.first().copied(), |acc, &t| {
+            acc.map(|a| crate::hls4ml::infer::concat(a, t, max))
+        });
+    let ident = super::hls::Identity::of(node);
+    let out_name = node.outputs[0].clone();
+    ctx.finish_as(node, &ident, out, &out_name, inferred)
+}
+
+/// The source coordinate of output coordinate `x` along one axis (ONNX
+/// Resize, mode nearest), in float32 as onnxruntime computes it.
+fn nearest_source(
+    x: usize,
+    in_len: usize,
+    out_len: usize,
+    scale: f32,
+    ctm: &str,
+    nm: &str,
+) -> std::result::Result<usize, String> {
+    let xf = x as f32;
+    let orig = match ctm {
+        "half_pixel" => (xf + 0.5) / scale - 0.5,
+        "pytorch_half_pixel" => {
+            if out_len > 1 {
+                (xf + 0.5) / scale - 0.5
+            } else {
+                0.0
+            }
+        }
+        "align_corners" => {
+            if out_len == 1 {
+                0.0
+            } else {
+                xf * (in_len as f32 - 1.0) / (out_len as f32 - 1.0)
+            }
+        }
+        "asymmetric" => xf / scale,
+        "tf_half_pixel_for_nn" => (xf + 0.5) / scale,
+        other => {
+            return Err(format!(
+                "coordinate_transformation_mode '{other}' is not supported"
+            ));
+        }
+    };
+    let r = match nm {
+        "round_prefer_floor" => {
+            if orig.fract() == 0.5 {
+                orig.floor()
+            } else {
+                orig.round()
+            }
+        }
+        "round_prefer_ceil" => orig.round(),
+        "floor" => orig.floor(),
+        "ceil" => orig.ceil(),
+        other => return Err(format!("nearest_mode '{other}' is not supported")),
+    };
+    Ok((r.max(0.0) as usize).min(in_len.saturating_sub(1)))
+}
+
+/// Resize / Upsample with mode `nearest` (data movement): every output
+/// element copies the input element ONNX's coordinate transformation and
+/// nearest mode pick (opsets 7 to 21). hls4ml's `resize_nearest` picks the
+/// same elements for integer scales and keeps the input type.
+pub fn resize(ctx: &mut Ctx, node: &Node) -> Result<()> {
+    let x = ctx.dyn_in(node, 0)?;
+    let shape = ctx.shape(x).to_vec();
+    let mode = node.string("mode", "nearest");
+    if mode != "nearest" {
+        return Err(node.err(format!("mode '{mode}' is not supported (nearest is)")));
+    }
+    let upsample_like = node.op == "Upsample" || ctx.opset < 11;
+    let (ctm, nm) = if upsample_like {
+        ("asymmetric".to_string(), "floor".to_string())
+    } else {
+        (
+            node.string("coordinate_transformation_mode", "half_pixel"),
+            node.string("nearest_mode", "round_prefer_floor"),
+        )
+    };
+    if node.ints("axes").is_some() {
+        return Err(node.err("the axes attribute is not supported"));
+    }
+    let rank = shape.len();
+    let scales_input = if upsample_like { 1 } else { 2 };
+    let scales: Option<Vec<f64>> = match node.floats("scales") {
+        Some(v) => Some(v.iter().map(|&f| f as f64).collect()),
+        None => ctx
+            .opt_const(node, scales_input)?
+            .filter(|t| !t.is_empty())
+            .map(|t| t.data.clone()),
+    };
+    let sizes: Option<Vec<usize>> = if upsample_like {
+        None
+    } else {
+        ctx.opt_const(node, 3)?
+            .filter(|t| !t.is_empty())
+            .map(|t| t.as_i64s().into_iter().map(|v| v.max(0) as usize).collect())
+    };
+    let (out_shape, eff): (Vec<usize>, Vec<f32>) = match (scales, sizes) {
+        (Some(s), None) if s.len() == rank => {
+            let out: Vec<usize> = shape
+                .iter()
+                .zip(&s)
+                .map(|(&d, &f)| (d as f64 * f).floor().max(0.0) as usize)
+                .collect();
+            (out, s.iter().map(|&f| f as f32).collect())
+        }
+        (None, Some(z)) if z.len() == rank => {
+            let eff = z
+                .iter()
+                .zip(&shape)
+                .map(|(&o, &i)| o as f32 / i.max(1) as f32)
+                .collect();
+            (z, eff)
+        }
+        _ => {
+            return Err(node.err(format!(
+                "needs either scales or sizes with one value per axis of the input {shape:?}"
+            )));
+        }
+    };
+    if out_shape.first() != Some(&1) {
+        return Err(node.err("resizing the batch axis is not supported"));
+    }
+    super::util::numel(&out_shape, ctx.limits, &node.outputs[0])?;
+    let mut src_axes: Vec<Vec<usize>> = Vec::with_capacity(rank);
+    for a in 0..rank {
+        if out_shape[a] == 0 {
+            return Err(node.err("empty output"));
+        }
+        let mut v = Vec::with_capacity(out_shape[a]);
+        for o in 0..out_shape[a] {
+            v.push(
+                nearest_source(o, shape[a], out_shape[a], eff[a], &ctm, &nm)
+                    .map_err(|e| node.err(e))?,
+            );
+        }
+        src_axes.push(v);
+    }
+    let mut in_strides = vec![1usize; rank];
+    for i in (0..rank.saturating_sub(1)).rev() {
+        in_strides[i] = in_strides[i + 1] * shape[i + 1];
+    }
+    let n: usize = out_shape.iter().product();
+    let mut src = Vec::with_capacity(n);
+    let mut coord = vec![0usize; rank];
+    for _ in 0..n {
+        let idx: usize = (0..rank)
+            .map(|a| src_axes[a][coord[a]] * in_strides[a])
+            .sum();
+        src.push((0u16, idx as u32));
+        for d in (0..rank).rev() {
+            coord[d] += 1;
+            if coord[d] < out_shape[d] {
+                break;
+            }
+            coord[d] = 0;
+        }
+    }
+    let info = ctx.info(x).clone();
+    let out = ctx.typed_tensor(&node.outputs[0], out_shape, info.ty)?;
+    ctx.model.tensors[out].lo = info.lo;
+    ctx.model.tensors[out].hi = info.hi;
+    ctx.push_layer(
+        &node.name,
+        &node.op,
+        LayerKind::Gather {
+            src,
+            shifts: vec![0],
+        },
+        vec![x],
         out,
     );
     ctx.bind(node, out)

@@ -387,7 +387,12 @@ fn batchnorm_folds_into_conv() {
         .init("W", &[2, 1, 1, 1], &[1.0, 2.0])
         .node("Conv", &["x", "W"], &["c"], vec![]);
     let b = batch_norm(conv, [&[2.0, 0.5], &[1.0, 0.0], &[0.0, 1.0], &[1.0, 4.0]]).output("y");
-    let m = compile(&b.bytes(), None, &Limits::default()).unwrap();
+    // hls4ml fuses the BN into a Conv whose result type is `auto`.
+    let cfg = PrecisionConfig::parse(
+        "Model: {Precision: fixed<16,6>}\nLayerName: {Conv_0: {Precision: {result: auto, accum: auto}}}",
+    )
+    .unwrap();
+    let m = compile(&b.bytes(), Some(&cfg), &Limits::default()).unwrap();
     assert_eq!(
         m.summary()
             .layers
@@ -476,9 +481,14 @@ fn clear_errors() {
             .to_string()
             .contains("protobuf")
     );
+    // QONNX semantics (a quantizer, no configuration): only exact divisions.
     let b = ModelBuilder::new("x", &[-1, 4])
         .init("d", &[], &[3.0])
-        .node("Div", &["x", "d"], &["y"], vec![])
+        .init("s", &[], &[0.125])
+        .init("z", &[], &[0.0])
+        .init("b8", &[], &[8.0])
+        .qnode("Quant", &["x", "s", "z", "b8"], &["xq"], vec![])
+        .node("Div", &["xq", "d"], &["y"], vec![])
         .output("y");
     assert!(err(&b).contains("powers of two"));
     let small = Limits {
@@ -529,11 +539,7 @@ fn gemm_bn_model() -> Vec<u8> {
 }
 
 #[test]
-fn batchnorm_with_own_precision_stays_separate_and_takes_the_gemm_bias() {
-    let fc =
-        "  fc: {Precision: {weight: 'fixed<8,4>', bias: 'fixed<8,4>', result: 'fixed<8,7>'}}\n";
-    let bn =
-        "  bn: {Precision: {weight: 'fixed<8,4>', bias: 'fixed<8,4>', result: 'fixed<16,8>'}}\n";
+fn batchnorm_fusing_follows_hls4ml() {
     let head = "Model: {Precision: 'fixed<16,6>'}\nLayerName:\n";
     let run = |text: &str| {
         let cfg = PrecisionConfig::parse(text).unwrap();
@@ -546,13 +552,27 @@ fn batchnorm_with_own_precision_stays_separate_and_takes_the_gemm_bias() {
             .count();
         (binaries, m.simulate_f32(&[0.25, 0.75], 2).unwrap())
     };
-    // No BN entry: folded (hls4ml: producer result 'auto'): w' = 2, b' = 0.5,
-    // then the Gemm's result type: 0.25 -> 1.0, 0.75 -> 2.0.
-    assert_eq!(run(&format!("{head}{fc}")), (0, vec![1.0, 2.0]));
-    // BN entry: kept (hls4ml: explicit producer result); the Gemm accumulates
-    // without its bias (0.25 -> 0, 0.75 -> 0.5 at one fraction bit) and the BN
-    // adds 2 * 0.25: 0.5 and 1.5.
-    let (binaries, y) = run(&format!("{head}{fc}{bn}"));
-    assert!(binaries >= 1, "BN lowered as a per-channel scale and shift");
+    // The Gemm's result 'auto': hls4ml fuses the BN into it (w' = 2, b' = 0.5),
+    // FuseBatchNormalization; the inferred result holds 2x + 0.5 exactly.
+    assert_eq!(
+        run(&format!("{head}  fc: {{Precision: {{result: auto}}}}\n")),
+        (0, vec![1.0, 2.0])
+    );
+    // Explicit result (fixed<8,7>: one fraction bit): the BN stays a layer. The
+    // Gemm named by its own name is one dense layer with its bias: 0.5 and 1.0,
+    // then x * 2 + 0 in the BN's types (model default), result inferred.
+    let (b, y) = run(&format!(
+        "{head}  fc: {{Precision: {{result: 'fixed<8,7>'}}}}\n"
+    ));
+    assert!(b >= 1, "BN lowered as a scale and shift");
+    assert_eq!(y, vec![1.0, 2.0]);
+    // Named as hls4ml names it (qonnx: MatMul_0 + Add_0): the MatMul accumulates
+    // without the bias (0.25 -> 0, 0.75 -> 0.5 at one fraction bit); the bias Add
+    // ('auto' result) merges into the BN (FuseConsecutiveBatchNormalization):
+    // x * 2 + 2 * 0.25.
+    let (b, y) = run(&format!(
+        "{head}  MatMul_0: {{Precision: {{result: 'fixed<8,7>'}}}}\n"
+    ));
+    assert!(b >= 1);
     assert_eq!(y, vec![0.5, 1.5]);
 }

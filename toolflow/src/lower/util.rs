@@ -213,10 +213,7 @@ mod tests {
         let n = Node {
             name: "n".into(),
             op: "X".into(),
-            domain: String::new(),
-            inputs: vec![],
-            outputs: vec![],
-            attrs: Default::default(),
+            ..Default::default()
         };
         let (raw, f) = const_exact(&n, &[0.5, -1.25, 3.0]).unwrap();
         assert_eq!((raw, f), (vec![2, -5, 12], 2));

@@ -24,7 +24,7 @@ pub enum Attr {
 }
 
 /// One operator application.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Node {
     /// Node name; generated (`Op_index`) when the model leaves it empty.
     pub name: String,
@@ -34,6 +34,21 @@ pub struct Node {
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
     pub attrs: HashMap<String, Attr>,
+    /// The names hls4ml knows this node by (`crate::hls4ml::names`), for
+    /// precision configuration lookups.
+    pub aliases: Aliases,
+}
+
+/// The layer names hls4ml gives a node: the names of qonnx's preprocessing
+/// (`MatMul_0`, ...) and of hls4ml's conversion (`Dense_MatMul_0`, ...).
+/// A Gemm is two hls4ml layers: the MatMul (`main`) and its bias Add (`bias`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Aliases {
+    pub main: Vec<String>,
+    pub bias: Vec<String>,
+    /// The file left the node unnamed; `name` was made up (`Op_index`) and
+    /// is not a name the user can know, so lookups skip it.
+    pub unnamed: bool,
 }
 
 /// A graph input with its static shape (dimension 0 is the batch).
@@ -55,7 +70,7 @@ pub struct Graph {
 }
 
 /// Lowest and highest default-domain opset accepted.
-pub const OPSET_RANGE: (i64, i64) = (7, 21);
+pub const OPSET_RANGE: (i64, i64) = (6, 21);
 
 /// Parses ONNX bytes into a [`Graph`], checking limits on the way.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Graph> {
@@ -164,6 +179,10 @@ fn convert_node(n: &proto::NodeProto, index: usize, limits: &Limits) -> Result<N
         inputs: n.input.clone(),
         outputs: n.output.clone(),
         attrs,
+        aliases: Aliases {
+            unnamed: n.name.is_empty(),
+            ..Aliases::default()
+        },
     })
 }
 

@@ -4,6 +4,6 @@ pub mod graph;
 pub mod proto;
 pub mod tensor;
 
-pub use graph::{Attr, Graph, Input, Node};
+pub use graph::{Aliases, Attr, Graph, Input, Node};
 pub use tensor::Tensor;
 pub mod build;

@@ -8,6 +8,8 @@ mod kernels;
 pub mod parquet;
 mod pointwise;
 
+pub(crate) use pointwise::ceillog2;
+
 use std::borrow::Cow;
 
 use rayon::prelude::*;

@@ -1,7 +1,9 @@
 //! Elementwise and data-movement kernels.
 
 use crate::fixed::{FixedType, round_f64, round_to_i64, shift_round};
-use crate::ir::{BinOp, Binary, ElemQuant, MultiThreshold, Operand, Requant, Softmax, Table};
+use crate::ir::{
+    BinOp, Binary, ElemQuant, MultiThreshold, Operand, Requant, Softmax, SoftmaxImpl, Table,
+};
 
 /// Saturating `x << s` into i128 (values beyond ±2^100 only matter by sign).
 fn shl_sat(x: i128, s: u32) -> i128 {
@@ -172,9 +174,23 @@ pub fn binary(
         for (e, o) in os.iter_mut().enumerate() {
             let ia = bin.a_index.as_ref().map_or(e, |ix| ix[e] as usize);
             let ib = bin.b_index.as_ref().map_or(e, |ix| ix[e] as usize);
-            let x = aa.get(ia).copied().unwrap_or(0).wrapping_shl(sa);
-            let y = bb.get(ib).copied().unwrap_or(0).wrapping_shl(sb);
-            *o = apply(bin.op, x, y);
+            let (x, y) = (
+                aa.get(ia).copied().unwrap_or(0),
+                bb.get(ib).copied().unwrap_or(0),
+            );
+            *o = match &bin.cast {
+                None => apply(bin.op, x.wrapping_shl(sa), y.wrapping_shl(sb)),
+                Some((ty, from)) => {
+                    let (x, y) = (shl_sat(x as i128, sa), shl_sat(y as i128, sb));
+                    let r = match bin.op {
+                        BinOp::Add => x + y,
+                        BinOp::Sub => x - y,
+                        BinOp::RSub => y - x,
+                        BinOp::Mul => x.saturating_mul(y),
+                    };
+                    ty.cast(r, *from) as i64
+                }
+            };
         }
     }
     out
@@ -205,23 +221,78 @@ pub fn table(t: &Table, x: &[i64]) -> Vec<i64> {
         .collect()
 }
 
-/// Softmax rows of `sm.n` contiguous elements.
-pub fn softmax(sm: &Softmax, x: &[i64]) -> Vec<i64> {
-    let n_exp = sm.exp_table.len() as i64;
-    let n_inv = sm.inv_table.len() as i64;
-    let mut out = vec![0i64; x.len()];
-    for (row, o) in x.chunks(sm.n.max(1)).zip(out.chunks_mut(sm.n.max(1))) {
-        let m = row.iter().copied().max().unwrap_or(0);
-        let mut sum = 0i64;
-        for (v, oe) in row.iter().zip(o.iter_mut()) {
-            let idx = scaled_index(m.wrapping_sub(*v), sm.exp_index_shift).clamp(0, n_exp - 1);
-            *oe = sm.exp_table[idx as usize];
-            sum = sum.wrapping_add(*oe);
+/// `ceillog2` of hls4ml's `nnet_helpers.h`.
+pub fn ceillog2(n: usize) -> u32 {
+    if n <= 2 {
+        1
+    } else {
+        1 + ceillog2(n.div_ceil(2))
+    }
+}
+
+/// hls4ml's `softmax_idx_from_real_val`: the top `ceillog2(n)` bits of the
+/// `ty.width`-bit pattern of raw value `v`.
+#[inline]
+pub fn top_bits(v: i64, ty: &FixedType, n: usize) -> usize {
+    let w = ty.width.min(64);
+    let bits = ceillog2(n).min(w);
+    let pattern = (v as u64) & (u64::MAX >> (64 - w));
+    (pattern >> (w - bits)) as usize
+}
+
+/// hls4ml's balanced `reduce` with `Op_add<accum_t>` (each sum converted to `ty`).
+fn reduce_add(v: &[i64], ty: &FixedType) -> i64 {
+    match v.len() {
+        0 => 0,
+        1 => v[0],
+        2 => ty.overflow_adjust(v[0] as i128 + v[1] as i128) as i64,
+        n => {
+            let left = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+            let (a, b) = (reduce_add(&v[..left], ty), reduce_add(&v[left..], ty));
+            ty.overflow_adjust(a as i128 + b as i128) as i64
         }
-        let j = (sum >> sm.inv_index_shift.min(62)).clamp(0, n_inv - 1);
-        let inv = sm.inv_table[j as usize];
-        for oe in o.iter_mut() {
-            *oe = oe.wrapping_mul(inv);
+    }
+}
+
+/// Softmax rows of `sm.n` contiguous elements, as hls4ml's `softmax_latency`,
+/// `softmax_stable` and `softmax_argmax` (`nnet_activation.h`).
+pub fn softmax(sm: &Softmax, x: &[i64]) -> Vec<i64> {
+    let n = sm.n.max(1);
+    let (n_exp, n_inv) = (sm.exp_table.len(), sm.inv_table.len());
+    let mut out = vec![0i64; x.len()];
+    let mut e = vec![0i64; n];
+    for (row, o) in x.chunks(n).zip(out.chunks_mut(n)) {
+        if sm.implementation == SoftmaxImpl::Argmax {
+            let mut idx = 0;
+            for (i, &v) in row.iter().enumerate().skip(1) {
+                if v > row[idx] {
+                    idx = i;
+                }
+            }
+            o.fill(0);
+            o[idx] = 1;
+            continue;
+        }
+        let max = row.iter().copied().max().unwrap_or(0);
+        for (ei, &v) in e.iter_mut().zip(row) {
+            let idx = if sm.implementation == SoftmaxImpl::Stable {
+                let d = sm.norm_type.cast(max as i128 - v as i128, sm.in_type.frac) as i64;
+                top_bits(d, &sm.norm_type, n_exp)
+            } else {
+                top_bits(v, &sm.in_type, n_exp)
+            };
+            let entry = sm.exp_table.get(idx).copied().unwrap_or(0);
+            *ei = sm.accum_type.cast(entry as i128, sm.exp_type.frac) as i64;
+        }
+        let sum = reduce_add(&e[..row.len()], &sm.accum_type);
+        let s = sm.inv_inp_type.cast(sum as i128, sm.accum_type.frac) as i64;
+        let inv = sm
+            .inv_table
+            .get(top_bits(s, &sm.inv_inp_type, n_inv))
+            .copied()
+            .unwrap_or(0);
+        for (oe, &ei) in o.iter_mut().zip(&e) {
+            *oe = ei.wrapping_mul(inv);
         }
     }
     out

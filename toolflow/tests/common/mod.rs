@@ -3,6 +3,8 @@
 // Each test binary uses some of these.
 #![allow(dead_code)]
 
+pub mod hls4ml;
+
 use toolflow::{Limits, compile};
 
 /// Compiles `rounds` byte mutations of a JSON model file (1 to 4 bytes each

@@ -3,8 +3,11 @@
 //! `sim/pointwise.rs`), so the RTL matches the simulator bit for bit.
 
 use crate::error::{Error, Result};
-use crate::fixed::Overflow;
-use crate::ir::{Accum, BinOp, Conv, Dense, ElemQuant, Layer, LayerKind, Model, Operand, Requant};
+use crate::fixed::{FixedType, Overflow, Rounding};
+use crate::ir::{
+    Accum, BinOp, Conv, Dense, ElemQuant, Layer, LayerKind, Model, Operand, Requant, Softmax,
+    SoftmaxImpl,
+};
 
 use super::cmvm;
 use super::net::{Net, NodeId, OutPort, Port, Term};
@@ -223,7 +226,7 @@ fn lower_layer(
                     };
                     let x = net.shl(x, b.a_shift)?;
                     let y = net.shl(y, b.b_shift)?;
-                    match b.op {
+                    let r = match b.op {
                         BinOp::Add => {
                             let t = net.add(Term::of(x), Term::of(y))?;
                             net.node_of(t)
@@ -231,6 +234,10 @@ fn lower_layer(
                         BinOp::Sub => net.sub(x, y),
                         BinOp::RSub => net.sub(y, x),
                         BinOp::Mul => net.mul(x, y),
+                    }?;
+                    match &b.cast {
+                        Some((ty, from)) => net.cast(r, *from, ty),
+                        None => Ok(r),
                     }
                 })
                 .collect()
@@ -250,25 +257,9 @@ fn lower_layer(
         }
         LayerKind::Softmax(s) => {
             let a = input(0)?.clone();
-            let (n_exp, n_inv) = (s.exp_table.len() as i128, s.inv_table.len() as i128);
             let mut out = Vec::with_capacity(a.len());
             for row in a.chunks(s.n.max(1)) {
-                let m = net.max_tree(row.to_vec())?;
-                let mut exps = Vec::with_capacity(row.len());
-                for &v in row {
-                    let d = net.sub(m, v)?;
-                    let i = scaled_index(net, d, s.exp_index_shift)?;
-                    let i = net.clamp(i, 0, n_exp - 1)?;
-                    exps.push(net.rom(i, &s.exp_table)?);
-                }
-                let sum = net.sum(exps.iter().map(|&e| Term::of(e)).collect())?;
-                let sum = net.node_of(sum)?;
-                let j = net.round(sum, s.inv_index_shift.min(62), crate::fixed::Rounding::Trn)?;
-                let j = net.clamp(j, 0, n_inv - 1)?;
-                let inv = net.rom(j, &s.inv_table)?;
-                for e in exps {
-                    out.push(net.mul(e, inv)?);
-                }
+                out.extend(softmax_row(net, s, row)?);
             }
             Ok(out)
         }
@@ -355,6 +346,78 @@ fn lower_layer(
                 .collect()
         }
     }
+}
+
+/// hls4ml's top-bits table index of `x` (a raw value of `ty`), as `sim::pointwise::top_bits`.
+fn top_bits(net: &mut Net, x: NodeId, ty: &FixedType, n: usize) -> Result<NodeId> {
+    let w = ty.width.min(64);
+    let bits = crate::sim::ceillog2(n).min(w);
+    let pattern = net.wrap(x, w, false)?;
+    net.round(pattern, w - bits, Rounding::Trn)
+}
+
+/// hls4ml's balanced `reduce` with `Op_add<accum_t>`.
+fn reduce_add(net: &mut Net, v: &[NodeId], ty: &FixedType) -> Result<NodeId> {
+    match v.len() {
+        0 => net.konst(0),
+        1 => Ok(v[0]),
+        n => {
+            let left = if n == 2 {
+                1
+            } else {
+                1usize << (usize::BITS - 1 - (n - 1).leading_zeros())
+            };
+            let a = reduce_add(net, &v[..left], ty)?;
+            let b = reduce_add(net, &v[left..], ty)?;
+            let t = net.add(Term::of(a), Term::of(b))?;
+            let t = net.node_of(t)?;
+            net.overflow(t, ty)
+        }
+    }
+}
+
+/// One softmax row (`sim::pointwise::softmax`).
+fn softmax_row(net: &mut Net, s: &Softmax, row: &[NodeId]) -> Result<Vec<NodeId>> {
+    if s.implementation == SoftmaxImpl::Argmax {
+        // One-hot of the first maximum: above every earlier element, not below any later one.
+        let n = row.len();
+        let mut out = Vec::with_capacity(n);
+        let (zero, one) = (net.konst(0)?, net.konst(1)?);
+        for i in 0..n {
+            let mut v = one;
+            if i + 1 < n {
+                let later = net.max_tree(row[i + 1..].to_vec())?;
+                let d = net.sub(row[i], later)?;
+                v = net.select(d, zero, v)?;
+            }
+            if i > 0 {
+                let earlier = net.max_tree(row[..i].to_vec())?;
+                let d = net.sub(row[i], earlier)?;
+                let d = net.add_const(d, -1)?;
+                v = net.select(d, zero, v)?;
+            }
+            out.push(v);
+        }
+        return Ok(out);
+    }
+    let max = net.max_tree(row.to_vec())?;
+    let mut exps = Vec::with_capacity(row.len());
+    for &v in row {
+        let idx = if s.implementation == SoftmaxImpl::Stable {
+            let d = net.sub(max, v)?;
+            let d = net.cast(d, s.in_type.frac, &s.norm_type)?;
+            top_bits(net, d, &s.norm_type, s.exp_table.len())?
+        } else {
+            top_bits(net, v, &s.in_type, s.exp_table.len())?
+        };
+        let e = net.rom(idx, &s.exp_table)?;
+        exps.push(net.cast(e, s.exp_type.frac, &s.accum_type)?);
+    }
+    let sum = reduce_add(net, &exps, &s.accum_type)?;
+    let sum = net.cast(sum, s.accum_type.frac, &s.inv_inp_type)?;
+    let j = top_bits(net, sum, &s.inv_inp_type, s.inv_table.len())?;
+    let inv = net.rom(j, &s.inv_table)?;
+    exps.iter().map(|&e| net.mul(e, inv)).collect()
 }
 
 /// `trunc0(x * 2^shift)` as the simulator's `scaled_index`.
