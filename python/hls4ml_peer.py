@@ -39,7 +39,8 @@ def quiet(fn, *a, **k):
 def batch_one(model: onnx.ModelProto) -> onnx.ModelProto:
     """The model with batch 1 declared (qonnx folds constants at the declared batch)."""
     m = copy.deepcopy(model)
-    for vi in list(m.graph.input) + list(m.graph.output):
+    inits = {t.name for t in m.graph.initializer}
+    for vi in [v for v in m.graph.input if v.name not in inits] + list(m.graph.output):
         dims = vi.type.tensor_type.shape.dim
         if dims:
             dims[0].ClearField("dim_param")

@@ -55,6 +55,21 @@ fn model(name: &str) -> Option<Vec<u8>> {
     out.status.success().then_some(out.stdout)
 }
 
+/// `rows x n` inputs uniform in [-4, 4), as `uniform_inputs` of
+/// python/make_hls4ml_example_fixtures.py draws them (xorshift64*, seed 17).
+fn uniform_inputs(rows: usize, n: usize) -> Vec<f32> {
+    let mut state: u64 = 17;
+    (0..rows * n)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            let v = state.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            ((v >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0) as f32
+        })
+        .collect()
+}
+
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hls4ml/examples")
 }
@@ -137,10 +152,10 @@ fn example_models_match_hls4ml_csim() {
             };
             let cfg = PrecisionConfig::parse(&text).unwrap();
             let m = compile(&bytes, Some(&cfg), &Limits::default()).unwrap();
-            let (xw, x) = &cols["x"];
-            let (_, want) = &cols[&format!("y_{g}")];
-            let rows = x.len() / xw;
-            let got = m.simulate_f32(x, rows).unwrap();
+            let (yw, want) = &cols[&format!("y_{g}")];
+            let rows = want.len() / yw;
+            let x = uniform_inputs(rows, m.input_len());
+            let got = m.simulate_f32(&x, rows).unwrap();
             let bad = common::hls4ml::bad_rows(&got, want, m.output_len());
             eprintln!(
                 "{:<4} {name:<30} [{g}] {} of {rows} rows bit-exact",
