@@ -48,6 +48,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import exporter_styles as styles  # noqa: E402
 import hls4ml_peer as peer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,6 +232,13 @@ class Fixture:
     # QONNX: also record qonnx's own execution (column y_qonnx, our no-configuration semantics).
     qonnx: bool = False
     opsets: dict = field(default_factory=dict)
+    # An exporter's form of the model (python/exporter_styles.py): NAME.onnx is
+    # this form. hls4ml reads it too when hls4ml_on_export; otherwise (hls4ml
+    # 1.3 cannot read that form) hls4ml reads the model as built, the same
+    # arithmetic in today's form, and its error on the exporter's form is
+    # recorded.
+    export: Callable[[onnx.ModelProto], onnx.ModelProto] | None = None
+    hls4ml_on_export: bool = False
 
 
 def P(**kw) -> dict:
@@ -356,7 +364,73 @@ FIXTURES = [
             ["Merge add of computed tensors", "Concatenate of computed tensors"], [8],
             lambda n: merge_concat(n),
             maximum="fixed<24,10>"),
+    Fixture("conv_flatten_sat_dense", "Conv2D on [1,3,4,4] -> Relu -> Flatten -> Gemm with a narrow saturating "
+            "accumulator: qonnx's AbsorbChanFirstIntoMatMul makes hls4ml's Dense read the channels-last flattening, "
+            "so its partial sums saturate in that order.",
+            ["AbsorbChanFirstIntoMatMul", "saturating dense accumulator", "accumulation order"], [3, 4, 4],
+            lambda n: (n.conv(4, 3, pads=[1, 1, 1, 1]), n.act("Relu"), n.flatten(), n.gemm(5)),
+            name_overrides=L(global_in=P(result="fixed<10,4,RND,SAT>"),
+                             Relu_0=P(result="ufixed<8,3,RND,SAT>"),
+                             MatMul_0=P(weight="fixed<8,2,RND>", accum="fixed<9,3,RND,SAT>",
+                                        result="fixed<9,3,RND,SAT>"))),
+    # Exporter variants of the same layers (python/exporter_styles.py).
+    Fixture("keras_bn_mlp_onnxmltools", "Keras Dense -> BatchNormalization -> ReLU (x3) -> softmax as onnxmltools "
+            "writes it (opset 7, IR 3): weights as graph inputs, each BatchNormalization between two Transposes "
+            "without perm, batch 1. hls4ml 1.3 cannot read that form (config_from_onnx_model: IndexError on the "
+            "Transpose), so hls4ml ran on the same layers in today's form.",
+            ["weights as graph inputs", "batch-axis Transpose", "BatchNormalization spatial=1", "opset 7"], [16],
+            lambda n: (n.gemm(24), n.bn(), n.act("Relu"), n.gemm(12), n.bn(), n.act("Relu"), n.gemm(5), n.bn(),
+                       n.act("Softmax", axis=-1)),
+            maximum="fixed<24,10>",
+            name_overrides=L(BatchNormalization_1=P(result="fixed<12,4,RND,SAT>"),
+                             MatMul_1=P(result="fixed<14,6,RND,SAT>")),
+            export=styles.style(styles.keras_onnxmltools, 7)),
+    Fixture("keras_conv2d_onnxmltools", "Keras Conv2D model on NHWC [6,6,2] as onnxmltools writes it (opset 9, IR 3): "
+            "Transpose to NCHW, Conv, Relu, Conv, Relu, Transpose back, Dropout as Identity, Flatten axis 0, "
+            "MatMul + Add Dense layers, softmax; weights as graph inputs. hls4ml read this form itself.",
+            ["weights as graph inputs", "NHWC Transposes", "Flatten axis 0", "MatMul + Add", "Identity"], [6, 6, 2],
+            lambda n: keras_conv2d(n), maximum="fixed<24,10>",
+            export=styles.style(styles.keras_onnxmltools, 9), hls4ml_on_export=True),
+    Fixture("pytorch_bn_mlp_opset6", "PyTorch Linear -> BatchNorm1d -> ReLU (x2) -> Linear -> softmax as torch.onnx "
+            "0.3 writes it (opset 6, IR 3): Gemm transB broadcast=1, Unsqueeze/BatchNormalization(is_test)/Squeeze, "
+            "numbered tensors, unnamed nodes, weights as graph inputs, batch 64. hls4ml 1.3 cannot read that form "
+            "(Unsupported operation type: Unsqueeze), so hls4ml ran on the same layers in today's form.",
+            ["opset 6", "Gemm broadcast", "Unsqueeze/Squeeze axes attribute", "BatchNormalization is_test",
+             "unnamed nodes"], [10],
+            lambda n: (n.gemm(16, trans_b=True), n.bn(eps=1e-5), n.act("Relu"), n.gemm(8, trans_b=True), n.bn(eps=1e-5),
+                       n.act("Relu"), n.gemm(4, trans_b=True), n.act("Softmax", axis=1)),
+            default="fixed<14,5>",
+            name_overrides=L(BatchNormalization_0=P(result="fixed<14,5,RND,SAT>"), Softmax_0={"Implementation": "latency"}),
+            export=styles.style(styles.pytorch_legacy, 6)),
+    Fixture("pytorch_conv1d_opset9", "PyTorch Conv1d -> BatchNorm1d -> ReLU -> Conv1d(stride 2) -> ReLU -> "
+            "x.view(x.size(0), -1) -> Linear -> sigmoid as torch.onnx 0.4 writes it (opset 9): the view as "
+            "Shape/Gather/Unsqueeze/Concat/Reshape, numbered tensors, weights as graph inputs. hls4ml read this "
+            "form itself (qonnx's cleanup folds the view's shape into a constant).",
+            ["opset 9", "view as Shape/Gather/Concat/Reshape", "Conv1D", "BatchNormalization fused into Conv"], [3, 12],
+            lambda n: (n.conv(6, 3, pads=[1, 1]), n.bn(eps=1e-5), n.act("Relu"), n.conv(4, 3, stride=2, pads=[1, 1]),
+                       n.act("Relu"), n.flatten(), n.gemm(5, trans_b=True), n.act("Sigmoid")),
+            maximum="fixed<24,10>",
+            export=styles.style(styles.pytorch_legacy, 9), hls4ml_on_export=True),
 ]
+
+
+def keras_conv2d(n: Net):
+    """NHWC input, as a Keras model: Transposes around the convolutions."""
+    h, w, c = n.shape[1:]
+    n.cur = n.node("Transpose", [n.cur], name="Transpose", perm=[0, 3, 1, 2])
+    n.shape = [1, c, h, w]
+    n.conv(4, 3, pads=[1, 1, 1, 1], name="Conv2D__")
+    n.act("Relu", name="Relu")
+    n.conv(3, 3, name="Conv2D__1")
+    n.act("Relu", name="Relu1")
+    n.cur = n.node("Transpose", [n.cur], name="Transpose1", perm=[0, 2, 3, 1])
+    n.shape = [1] + n.shape[2:] + [n.shape[1]]
+    n.cur = n.node("Identity", [n.cur], name="Identity")
+    n.flatten(name="flatten")
+    n.matmul_add(12, ("", ""))
+    n.act("Relu", name="Relu2")
+    n.matmul_add(4, ("", ""))
+    n.act("Softmax", name="Softmax", axis=1)
 
 
 def merge_concat(n: Net):
@@ -387,6 +461,25 @@ def qonnx_exec(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     return np.where(y == 0, np.float32(0), y)
 
 
+def exporter_form(fx: Fixture, model: onnx.ModelProto, stored: onnx.ModelProto, x: np.ndarray) -> dict:
+    """What NAME.onnx is, onnxruntime's float agreement of the two forms, and
+    hls4ml's own error on the exporter's form when it cannot read it."""
+    info = {"form": " ".join((fx.export.__doc__ or str(fx.export)).split()),
+            "hls4ml_read": "the exporter's form" if fx.hls4ml_on_export else "the model as built (opset 13)",
+            "onnxruntime_max_float_difference": styles.check_runs(model, stored, x)}
+    if not fx.hls4ml_on_export:
+        try:
+            mw = peer.preprocess(stored)
+            cfg = peer.make_config(mw, "name", fx.default)
+            work = Path(tempfile.mkdtemp(prefix="hls4ml_export_"))
+            peer.convert(mw, cfg, work)
+            shutil.rmtree(work, ignore_errors=True)
+            info["hls4ml_error"] = None
+        except Exception as e:
+            info["hls4ml_error"] = f"{type(e).__name__}: {e}"
+    return info
+
+
 def seed_of(name: str) -> int:
     return zlib.crc32(name.encode())
 
@@ -403,7 +496,8 @@ def generate(fx: Fixture, rows: int, out: Path, work: Path, versions: dict) -> d
     net.domains = fx.opsets
     fx.build(net)
     model = net.model()
-    mw = peer.preprocess(model)
+    stored = fx.export(model) if fx.export else model
+    mw = peer.preprocess(stored if fx.hls4ml_on_export else model)
     cfgs = {
         "model": peer.make_config(mw, "model", fx.default, None, fx.model_overrides),
         "name": peer.make_config(mw, "name", fx.default, fx.maximum, fx.name_overrides),
@@ -416,6 +510,8 @@ def generate(fx: Fixture, rows: int, out: Path, work: Path, versions: dict) -> d
             "rows": rows, "input_shape": [1] + fx.in_shape}
     if fx.qonnx:
         cols["y_qonnx"] = qonnx_exec(model, x)
+    if fx.export:
+        meta["exporter_form"] = exporter_form(fx, model, stored, x[:64])
     for g, cfg in cfgs.items():
         try:
             hm = peer.convert(mw, cfg, work / f"{fx.name}_{g}")
@@ -428,7 +524,7 @@ def generate(fx: Fixture, rows: int, out: Path, work: Path, versions: dict) -> d
         header = (f"# Generated by python/make_hls4ml_fixtures.py: hls4ml {versions['hls4ml']}'s "
                   f"config_from_onnx_model(granularity='{g}') with the fixture's overrides, as given to hls4ml.\n")
         (out / f"{fx.name}.{g}.yaml").write_text(peer.yaml_text(cfg, header))
-    onnx.save(model, out / f"{fx.name}.onnx")
+    onnx.save(stored, out / f"{fx.name}.onnx")
     peer.write_parquet(out / f"{fx.name}.parquet", cols)
     (out / f"{fx.name}.json").write_text(json.dumps(meta, indent=1) + "\n")
     return {"seconds": round(time.time() - t0, 1)}

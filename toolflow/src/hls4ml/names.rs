@@ -49,8 +49,142 @@ pub fn qonnx_identity(g: &Graph, n: &Node) -> bool {
     }
 }
 
+/// Operators qonnx's `MoveChanFirstDownstream` moves a channels-first
+/// Transpose past (`is_eltwise_optype`, qonnx `util/onnx.py`).
+const ELTWISE: [&str; 41] = [
+    "Identity",
+    "Relu",
+    "LeakyRelu",
+    "Clip",
+    "Selu",
+    "Celu",
+    "Elu",
+    "Sigmoid",
+    "HardSigmoid",
+    "Tanh",
+    "Softplus",
+    "Exp",
+    "Log",
+    "Sqrt",
+    "Erf",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Sign",
+    "Quant",
+    "Mul",
+    "Div",
+    "Sub",
+    "Add",
+    "Mod",
+    "And",
+    "Or",
+    "Xor",
+    "Equal",
+    "Less",
+    "LessOrEqual",
+    "Greater",
+    "GreaterOrEqual",
+    "BitwiseAnd",
+    "BitwiseOr",
+    "BitwiseXor",
+    "Maximum",
+    "Minimum",
+    "BitShift",
+    "Pow",
+    "BatchNormalization",
+];
+
+/// Who writes and who reads each tensor of a graph.
+pub struct Links {
+    producer: HashMap<String, usize>,
+    readers: HashMap<String, Vec<usize>>,
+}
+
+impl Links {
+    /// The node writing tensor `t`.
+    pub fn producer(&self, t: &str) -> Option<usize> {
+        self.producer.get(t).copied()
+    }
+
+    pub fn of(g: &Graph) -> Links {
+        let mut producer = HashMap::new();
+        let mut readers: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, n) in g.nodes.iter().enumerate() {
+            for o in &n.outputs {
+                producer.entry(o.clone()).or_insert(i);
+            }
+            for x in n.inputs.iter().filter(|x| !x.is_empty()) {
+                readers.entry(x.clone()).or_default().push(i);
+            }
+        }
+        Links { producer, readers }
+    }
+}
+
+/// True when qonnx's `AbsorbChanFirstIntoMatMul` (`transformation/channels_last.py`)
+/// replaces node `i`, a Reshape or Flatten read only by a MatMul or Gemm, by a
+/// `Flatten` of the channels-last tensor (permuting the MatMul's weights rows
+/// into channels-last order): the flattened tensor is, after
+/// `ConvertToChannelsLast`, a channels-first Transpose of the output of a
+/// Conv or MaxPool (or an explicit channels-first Transpose), through
+/// element-wise operators only.
+pub fn absorbs_channels_first(g: &Graph, links: &Links, i: usize) -> bool {
+    let n = &g.nodes[i];
+    if !matches!(n.op.as_str(), "Reshape" | "Flatten") {
+        return false;
+    }
+    let Some(out) = n.outputs.first() else {
+        return false;
+    };
+    let reader_ok = match links.readers.get(out).map(Vec::as_slice) {
+        Some([j]) => matches!(g.nodes[*j].op.as_str(), "MatMul" | "Gemm"),
+        _ => false,
+    };
+    if !reader_ok || g.outputs.iter().any(|o| o == out) {
+        return false;
+    }
+    let mut t = n.input(0).unwrap_or_default().to_string();
+    // A bounded walk (hostile graphs can chain element-wise nodes at length).
+    for _ in 0..256 {
+        let Some(&pi) = links.producer.get(&t) else {
+            return false;
+        };
+        let p = &g.nodes[pi];
+        if p.domain == crate::layout::CHANNELS_LAST {
+            return true;
+        }
+        match p.op.as_str() {
+            "Conv" | "MaxPool" => return true,
+            "Transpose" => {
+                return p.ints("perm").is_some_and(|perm| {
+                    let nd = perm.len() as i64;
+                    nd >= 3
+                        && perm[0] == 0
+                        && perm[1] == nd - 1
+                        && perm[2..].iter().copied().eq(1..nd - 1)
+                });
+            }
+            op if ELTWISE.contains(&op) => {
+                let dynamic: Vec<&String> = p
+                    .inputs
+                    .iter()
+                    .filter(|x| !x.is_empty() && !g.consts.contains_key(*x))
+                    .collect();
+                match dynamic.as_slice() {
+                    [x] => t = (*x).clone(),
+                    _ => return false,
+                }
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Sets `aliases` of every node; call on the graph in file order (before clean-up).
 pub fn assign(g: &mut Graph) {
+    let links = Links::of(g);
     let mut constant: HashSet<String> = g.consts.keys().cloned().collect();
     let gemm = g.nodes.iter().any(|n| n.op == "Gemm");
     let mut counts: HashMap<String, usize> = HashMap::new();
@@ -88,6 +222,8 @@ pub fn assign(g: &mut Graph) {
             if n.input(2).is_some() {
                 bias.push(next("Add"));
             }
+        } else if n.op == "Reshape" && absorbs_channels_first(g, &links, i) {
+            main.push(next("Flatten"));
         } else {
             main.push(next(&n.op));
         }

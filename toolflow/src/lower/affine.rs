@@ -272,10 +272,14 @@ pub fn affine_of(ctx: &Ctx, node: &Node, index: usize, shape: &[usize]) -> Resul
     Ok(a)
 }
 
-/// The graph nodes after tensor `t` that form a line of scale-and-shift
-/// layers (each output read by the next one only), as (index, is qonnx
-/// identity) pairs; identities (removed by qonnx) pass values through.
-pub fn chain_after(ctx: &Ctx, mut t: String) -> Vec<(usize, bool)> {
+/// The graph nodes after tensor `t` (of rank `rank`) that form a line of
+/// scale-and-shift layers (each output read by the next one only), as
+/// (index, is a wire) pairs; wires pass values through: identities (removed
+/// by qonnx), Transposes that only move the batch axis (tf2onnx writes them
+/// around a BatchNormalization of a dense output) and Unsqueeze/Squeeze of
+/// unit axes after the channel axis (PyTorch's exports do the same with them).
+pub fn chain_after(ctx: &Ctx, mut t: String, mut rank: usize) -> Vec<(usize, bool)> {
+    let base = rank;
     let mut out = Vec::new();
     loop {
         if ctx.graph_outputs.contains(&t) {
@@ -288,8 +292,15 @@ pub fn chain_after(ctx: &Ctx, mut t: String) -> Vec<(usize, bool)> {
         if ctx.handled.contains(j) {
             return out;
         }
-        let identity = ctx.qonnx_identity(node);
-        if !(identity || is_affine(ctx, node, &t)) {
+        let reshaped = super::shape::trailing_unit_axes(ctx, node, rank);
+        let identity = ctx.qonnx_identity(node)
+            || super::shape::is_batch_transpose(node, rank)
+            || reshaped.is_some();
+        rank = reshaped.unwrap_or(rank);
+        // Between an Unsqueeze and its Squeeze only a BatchNormalization (per
+        // channel whatever the rank) keeps its meaning on the original shape.
+        let affine = is_affine(ctx, node, &t) && (rank == base || node.op == "BatchNormalization");
+        if !(identity || affine) {
             return out;
         }
         out.push((*j, identity));
@@ -357,7 +368,7 @@ impl Ctx<'_> {
 
     /// Appends the affine layers after tensor `t` (of `shape`) to `links`.
     pub fn extend_line(&self, links: &mut Vec<Affine>, t: String, shape: &[usize]) -> Result<()> {
-        for (j, identity) in chain_after(self, t) {
+        for (j, identity) in chain_after(self, t, shape.len()) {
             let node = &self.graph.nodes[j];
             if identity {
                 // A wire: the line goes on from its output, which the last link now writes.

@@ -303,7 +303,8 @@ pub fn dense(ctx: &mut Ctx, node: &Node, index: usize) -> Result<()> {
         hi: info.hi,
         frac: info.ty.frac,
     };
-    let p = params(node, &lin.w, k, bias, xr, types.params)?;
+    let mut p = params(node, &lin.w, k, bias, xr, types.params)?;
+    let x = channels_last_order(ctx, node, x, k, &mut p)?;
     let narrow = narrow(node, &p, k, xr);
     ctx.account(
         node,
@@ -325,6 +326,66 @@ pub fn dense(ctx: &mut Ctx, node: &Node, index: usize) -> Result<()> {
     };
     ctx.push_layer(&node.name, &node.op, LayerKind::Dense(d), vec![x], out);
     finish_linear(ctx, node, out, &tail, types, rest)
+}
+
+/// hls4ml sums a dense layer's products in the order of its input. When
+/// qonnx's `AbsorbChanFirstIntoMatMul` has made that input the channels-last
+/// flattening of a convolution's output (`hls4ml::names::absorbs_channels_first`),
+/// a saturating accumulator's partial sums follow that order: the input is
+/// gathered into it and the weight columns permuted alike. (Other
+/// accumulators give the same sum in any order and are left alone.)
+fn channels_last_order(
+    ctx: &mut Ctx,
+    node: &Node,
+    x: crate::ir::TensorId,
+    k: usize,
+    p: &mut Params,
+) -> Result<crate::ir::TensorId> {
+    let saturating =
+        matches!(p.accum, Accum::PerProduct { ty } if ty.overflow != crate::fixed::Overflow::Wrap);
+    let flatten = node.input(0).and_then(|t| ctx.links.producer(t));
+    let Some(r) = flatten.filter(|&r| {
+        saturating && crate::hls4ml::names::absorbs_channels_first(ctx.graph, &ctx.links, r)
+    }) else {
+        return Ok(x);
+    };
+    let source = ctx.graph.nodes[r].input(0).unwrap_or_default();
+    let Some(super::Val::Dyn(src)) = ctx.env.get(source).cloned() else {
+        return Ok(x);
+    };
+    let shape = ctx.shape(src).to_vec();
+    let (c, s) = match shape.as_slice() {
+        [1, c, rest @ ..] if !rest.is_empty() => (*c, rest.iter().product::<usize>()),
+        _ => return Ok(x),
+    };
+    if c < 2 || s < 2 || c * s != k {
+        return Ok(x);
+    }
+    // Channels-last position j = s_i * c + c_i reads channels-first c_i * s + s_i.
+    let cf: Vec<usize> = (0..k).map(|j| (j % c) * s + j / c).collect();
+    for row in p.w.chunks_mut(k) {
+        let old = row.to_vec();
+        for (j, &i) in cf.iter().enumerate() {
+            row[j] = old[i];
+        }
+    }
+    let info = ctx.info(x).clone();
+    let name = format!("{}__channels_last", node.input(0).unwrap_or_default());
+    let out = ctx.typed_tensor(&name, info.shape.clone(), info.ty)?;
+    ctx.model.tensors[out].lo = info.lo;
+    ctx.model.tensors[out].hi = info.hi;
+    let src = cf.iter().map(|&i| (0u16, i as u32)).collect();
+    ctx.push_layer(
+        &node.name,
+        "Transpose",
+        LayerKind::Gather {
+            src,
+            shifts: vec![0],
+        },
+        vec![x],
+        out,
+    );
+    Ok(out)
 }
 
 /// Weights as `[n_out][k]` rows; `trans` means B is stored `[n_out][k]` already.

@@ -57,6 +57,8 @@ pub(crate) struct Ctx<'a> {
     pub graph: &'a Graph,
     /// For each tensor, the nodes reading it.
     pub consumers: HashMap<String, Vec<usize>>,
+    /// Writers and readers of the graph's tensors.
+    pub links: crate::hls4ml::names::Links,
     pub graph_outputs: HashSet<String>,
     /// Nodes already lowered (folded constants, layers fused into others).
     pub handled: HashSet<usize>,
@@ -160,6 +162,7 @@ pub fn lower(graph: &Graph, cfg: Option<&PrecisionConfig>, limits: &Limits) -> R
         input_cast: None,
         graph,
         consumers,
+        links: crate::hls4ml::names::Links::of(graph),
         graph_outputs: graph.outputs.iter().cloned().collect(),
         handled: HashSet::new(),
         has_gemm: graph.nodes.iter().any(|n| n.op == "Gemm"),

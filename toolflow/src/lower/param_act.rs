@@ -4,9 +4,10 @@
 //! - ThresholdedRelu: `x > theta ? x : 0`, theta in `param_t` (`auto`: the
 //!   input type, `_infer_par_act_precision`);
 //! - PRelu: `x > 0 ? x : alpha[i] * x`, alpha in `param_t` (`auto`: the input type);
-//! - HardSigmoid: `clamp(slope * x + shift, 0, 1)`, slope in `slope_t`
-//!   (default `ap_ufixed<16,0>`), shift in `shift_t` (default
-//!   `ap_ufixed<2,0>`), as hls4ml's `HardActivation` (`model/layers.py`).
+//! - HardSigmoid: `clamp(slope * x + shift, 0, 1)`, slope in
+//!   `ap_ufixed<16,0>`, shift in `ap_ufixed<2,0>`, as hls4ml's
+//!   `HardActivation` (`model/layers.py`), which sets them whatever the
+//!   configuration says (a configured `slope_t` / `shift_t` is refused).
 //!
 //! Each result is cast to the layer's result type (configuration mode).
 
@@ -128,12 +129,19 @@ fn relu(ctx: &mut Ctx, node: &Node, x: TensorId) -> Result<TensorId> {
 
 fn hard_sigmoid(ctx: &mut Ctx, node: &Node, x: TensorId) -> Result<TensorId> {
     let ident = Identity::of(node);
-    let slope_t = ctx
-        .type_attr(&ident, "slope_t")
-        .unwrap_or(FixedType::new(false, 16, 0));
-    let shift_t = ctx
-        .type_attr(&ident, "shift_t")
-        .unwrap_or(FixedType::new(false, 2, 0));
+    // HardActivation.initialize (model/layers.py) sets both types after the
+    // layer's configuration is read, so hls4ml never uses configured ones.
+    for attr in ["slope_t", "shift_t"] {
+        if ctx.type_attr(&ident, attr).is_some() {
+            return Err(crate::error::Error::Config(format!(
+                "{attr} of HardSigmoid '{}': hls4ml 1.3 ignores it (HardActivation always uses \
+                 slope_t ap_ufixed<16,0> and shift_t ap_ufixed<2,0>); remove the key",
+                node.name
+            )));
+        }
+    }
+    let slope_t = FixedType::new(false, 16, 0);
+    let shift_t = FixedType::new(false, 2, 0);
     let slope = slope_t.quantize_f64(node.float("alpha", 0.2) as f64) as i64;
     let shift = shift_t.quantize_f64(node.float("beta", 0.5) as f64) as i64;
     // Inputs beyond where the line leaves [0, 1] give 0 or 1 anyway: clamp

@@ -219,6 +219,45 @@ pub fn perm_of(node: &Node, rank: usize) -> Result<Vec<usize>> {
     Ok(perm)
 }
 
+/// Whether a permutation moves no element of a batch-1 tensor: without the
+/// batch axis, the other axes keep their order.
+pub fn moves_batch_only(perm: &[usize]) -> bool {
+    let rest: Vec<usize> = perm.iter().copied().filter(|&p| p != 0).collect();
+    rest.windows(2).all(|w| w[0] < w[1])
+}
+
+/// Whether `node` is a Transpose that moves only the batch axis of a tensor
+/// of rank `rank` (a wire, see [`transpose`]).
+pub fn is_batch_transpose(node: &Node, rank: usize) -> bool {
+    node.op == "Transpose"
+        && node.inputs.len() == 1
+        && perm_of(node, rank).is_ok_and(|p| p.first() != Some(&0) && moves_batch_only(&p))
+}
+
+/// The rank after `node` when it is an Unsqueeze or Squeeze of explicit
+/// axes, all after the channel axis, on a tensor of rank `rank`: a wire
+/// for a per-channel scale and shift (PyTorch's exports put a
+/// BatchNormalization of a dense output between `Unsqueeze(axes=[2])` and
+/// `Squeeze(axes=[2])`).
+pub fn trailing_unit_axes(ctx: &Ctx, node: &Node, rank: usize) -> Option<usize> {
+    let axes = axes_of(ctx, node).ok()??;
+    let after = match node.op.as_str() {
+        "Unsqueeze" => rank + axes.len(),
+        "Squeeze" => rank.checked_sub(axes.len())?,
+        _ => return None,
+    };
+    let of = if node.op == "Unsqueeze" { after } else { rank };
+    let mut seen = Vec::new();
+    for &a in &axes {
+        let a = axis(node, a, of).ok()?;
+        if a < 2 || seen.contains(&a) {
+            return None;
+        }
+        seen.push(a);
+    }
+    (after >= 2).then_some(after)
+}
+
 /// Transpose of a dynamic tensor (the batch axis must stay first).
 pub fn transpose(ctx: &mut Ctx, node: &Node) -> Result<()> {
     let x = ctx.dyn_in(node, 0)?;
@@ -229,8 +268,7 @@ pub fn transpose(ctx: &mut Ctx, node: &Node) -> Result<()> {
         // other axes keep their order) moves no element: exporters such as
         // tf2onnx put such Transposes around a BatchNormalization. The
         // tensor keeps its batch-first shape here.
-        let rest: Vec<usize> = perm.iter().copied().filter(|&p| p != 0).collect();
-        if rest.windows(2).all(|w| w[0] < w[1]) {
+        if moves_batch_only(&perm) {
             return ctx.bind(node, x);
         }
         return Err(node.err(format!(
@@ -358,6 +396,12 @@ fn nearest_source(
     ctm: &str,
     nm: &str,
 ) -> std::result::Result<usize, String> {
+    // onnxruntime maps an axis of scale 1 one to one, whatever the modes
+    // (tf_half_pixel_for_nn with a ceiling nearest mode would otherwise
+    // shift it by one); so do we.
+    if scale == 1.0 && out_len == in_len {
+        return Ok(x);
+    }
     let xf = x as f32;
     let orig = match ctm {
         "half_pixel" => (xf + 0.5) / scale - 0.5,
@@ -421,6 +465,13 @@ pub fn resize(ctx: &mut Ctx, node: &Node) -> Result<()> {
     };
     if node.ints("axes").is_some() {
         return Err(node.err("the axes attribute is not supported"));
+    }
+    // Opset 18: with sizes, a policy other than stretch changes the output size.
+    let policy = node.string("keep_aspect_ratio_policy", "stretch");
+    if policy != "stretch" {
+        return Err(node.err(format!(
+            "keep_aspect_ratio_policy '{policy}' is not supported (stretch is)"
+        )));
     }
     let rank = shape.len();
     let scales_input = if upsample_like { 1 } else { 2 };

@@ -159,7 +159,8 @@ impl ModelBuilder {
         self.node_in(QONNX, op, inputs, outputs, attrs)
     }
 
-    fn node_in(
+    /// Adds a node of domain `domain`.
+    pub fn node_in(
         mut self,
         domain: &str,
         op: &str,
